@@ -1,0 +1,48 @@
+# One entry point for people and CI. Every target bootstraps what it needs from nothing:
+# a virtualenv from the pinned lock file, and contracts/node_modules from package-lock.json.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+LOCK   := requirements/dev.lock
+DATA   ?= .cityledger
+
+.PHONY: up test lint format bench lock clean help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+up: $(VENV)/.installed contracts/node_modules/.installed ## run the platform (embedded chain + demo accounts)
+	$(BIN)/cityledger up --data-dir $(DATA)
+
+test: $(VENV)/.installed contracts/node_modules/.installed ## run the whole test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.installed ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.installed contracts/node_modules/.installed ## chain benchmark (prints a table)
+	$(BIN)/python scripts/bench_chain.py $(BENCH_ARGS)
+
+lock: ## re-resolve requirements/dev.lock from pyproject.toml
+	$(BIN)/pip-compile --quiet --strip-extras --extra dev --no-emit-index-url --no-emit-find-links \
+		-o $(LOCK) pyproject.toml
+
+$(VENV)/.installed: $(LOCK) pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r $(LOCK)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+contracts/node_modules/.installed: contracts/package-lock.json
+	cd contracts && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean: ## remove the virtualenv, node_modules and local chain data
+	rm -rf $(VENV) contracts/node_modules $(DATA)

@@ -1,0 +1,1 @@
+"""CityLedger HTTP API (FastAPI) over ledger/ and the index."""

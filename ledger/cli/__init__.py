@@ -1,0 +1,18 @@
+"""``cityledger``: the operator's command line (node, platform, and later deploy/index/serve)."""
+
+from __future__ import annotations
+
+import typer
+
+from ledger.cli import node as node_commands
+
+app = typer.Typer(
+    name="cityledger",
+    help="Operate a CityLedger chain and its services.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("node")(node_commands.node)
+app.command("up")(node_commands.up)
+app.command("genesis")(node_commands.genesis)

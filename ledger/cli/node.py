@@ -1,0 +1,170 @@
+"""``cityledger node``, ``up`` and ``genesis``: start the embedded chain."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.exceptions import LedgerError
+from ledger.logging import LogFormat, configure_logging
+from ledger.node.config import GenesisConfig, NodeOptions
+from ledger.node.devnet import PASSWORD_FILE, init_devnet
+
+console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path, typer.Option("--data-dir", help="Directory holding the chain store and allowlist.")
+]
+Host = Annotated[str, typer.Option(help="Interface to serve JSON-RPC on.")]
+Port = Annotated[int, typer.Option(help="Port to serve JSON-RPC on.")]
+BlockPeriod = Annotated[
+    float | None,
+    typer.Option(help="Seconds between blocks while transactions wait (default: from genesis)."),
+]
+MaxBatch = Annotated[
+    int | None, typer.Option(help="Most transactions per block (default: from genesis).")
+]
+LogLevel = Annotated[str, typer.Option(help="debug, info, warning or error.")]
+LogFmt = Annotated[str, typer.Option("--log-format", help="console or json.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+def _options(
+    genesis: GenesisConfig,
+    data_dir: Path,
+    host: str,
+    port: int,
+    block_period: float | None,
+    max_batch: int | None,
+    max_nonce_gap: int | None,
+    fsync: bool,
+) -> NodeOptions:
+    return NodeOptions(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        block_period=genesis.config.block_period_seconds if block_period is None else block_period,
+        max_batch_size=genesis.config.max_batch_size if max_batch is None else max_batch,
+        max_nonce_gap=genesis.config.max_nonce_gap if max_nonce_gap is None else max_nonce_gap,
+        fsync=fsync,
+        admin_token=os.environ.get("CITYLEDGER_NODE_ADMIN_TOKEN") or None,
+    )
+
+
+def _run(genesis: GenesisConfig, options: NodeOptions) -> None:
+    from ledger.node.node import Node
+    from ledger.node.rpc.server import serve
+
+    try:
+        node = Node.open(genesis, options)
+    except LedgerError as exc:
+        raise _fail(str(exc)) from None
+    serve(node)
+
+
+def node(
+    genesis_file: Annotated[
+        Path, typer.Option("--genesis", help="Genesis file (geth/Besu shape, see docs).")
+    ],
+    data_dir: DataDir = Path(".cityledger/node"),
+    host: Host = "127.0.0.1",
+    port: Port = 8545,
+    block_period: BlockPeriod = None,
+    max_batch: MaxBatch = None,
+    max_nonce_gap: Annotated[
+        int | None,
+        typer.Option(help="Refuse nonces this far ahead of the account (default: from genesis)."),
+    ] = None,
+    fsync: Annotated[
+        bool, typer.Option(help="fsync every block (off only for benchmarks on tmpfs).")
+    ] = True,
+    log_level: LogLevel = "info",
+    log_format: LogFmt = "console",
+) -> None:
+    """Run the embedded permissioned chain node (JSON-RPC over HTTP).
+
+    Admin methods (perm_*) are enabled only when CITYLEDGER_NODE_ADMIN_TOKEN is set; clients
+    send it as "Authorization: Bearer <token>". SIGHUP re-reads the accounts allowlist.
+    """
+    configure_logging(log_level, _log_format(log_format))
+    try:
+        genesis = GenesisConfig.load(genesis_file)
+    except LedgerError as exc:
+        raise _fail(str(exc)) from None
+    _run(
+        genesis,
+        _options(genesis, data_dir, host, port, block_period, max_batch, max_nonce_gap, fsync),
+    )
+
+
+def up(
+    data_dir: DataDir = Path(".cityledger"),
+    host: Host = "127.0.0.1",
+    port: Port = 8545,
+    log_level: LogLevel = "info",
+) -> None:
+    """Run the platform with demo data: for now the embedded chain with funded demo accounts.
+
+    The first run creates a genesis and demo keystores under DATA_DIR; later runs reuse them.
+    """
+    configure_logging(log_level, "console")
+    try:
+        genesis, accounts = init_devnet(data_dir)
+    except LedgerError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title=f"CityLedger dev chain {genesis.config.chain_id}", show_lines=False)
+    table.add_column("alias")
+    table.add_column("address")
+    for account in accounts:
+        table.add_row(account.alias, account.address)
+    console.print(table)
+    console.print(
+        f"JSON-RPC: [bold]http://{host}:{port}[/bold]   keystores: {data_dir / 'keystore'}   "
+        f"password file: {data_dir / PASSWORD_FILE}"
+    )
+    _run(
+        genesis,
+        _options(genesis, data_dir / "node", host, port, None, None, None, fsync=True),
+    )
+
+
+def genesis(
+    output: Annotated[Path, typer.Argument(help="Where to write the genesis file.")],
+    chain_id: Annotated[int, typer.Option(help="Chain id.")] = 44051,
+    fund: Annotated[
+        list[str] | None,
+        typer.Option(help="ADDRESS=WEI to pre-fund (repeatable); funded accounts are allowlisted."),
+    ] = None,
+) -> None:
+    """Write a genesis file for `cityledger node` (edit it, or pass --fund)."""
+    from ledger.node.config import ChainParams
+
+    alloc: dict[str, dict[str, int]] = {}
+    for entry in fund or []:
+        address, _, amount = entry.partition("=")
+        if not amount.isdigit():
+            raise _fail(f"--fund expects ADDRESS=WEI, got {entry!r}")
+        alloc[address] = {"balance": int(amount)}
+    try:
+        document = GenesisConfig.model_validate(
+            {"config": ChainParams(chain_id=chain_id), "alloc": alloc, "allowlist": list(alloc)}
+        )
+    except ValueError as exc:
+        raise _fail(f"invalid genesis: {exc}") from None
+    document.dump(output)
+    console.print(f"wrote {output}")
+
+
+def _log_format(value: str) -> LogFormat:
+    if value not in ("console", "json"):
+        raise _fail(f"--log-format must be console or json, not {value!r}")
+    return "json" if value == "json" else "console"

@@ -1,0 +1,87 @@
+"""A ready-to-use development chain: genesis plus demo accounts in encrypted keystores.
+
+``cityledger up`` calls this on first start of a data directory. Keys are generated fresh on each
+machine and stored only as Ethereum keystore v3 files; their password is generated too and kept
+in a mode-0600 file beside them (a demo convenience, like Besu's ``--password-file``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
+from eth_typing import ChecksumAddress
+from eth_utils import to_checksum_address
+
+from ledger.node.config import ChainParams, GenesisConfig
+
+DEMO_ROLES = (
+    "admin",
+    "treasury",
+    "registrar",
+    "merchant-admin",
+    "resident-1",
+    "resident-2",
+    "resident-3",
+    "merchant-1",
+    "merchant-2",
+    "city-service",
+)
+DEMO_ETHER = 1_000 * 10**18
+"""Native balance for demo accounts, so that clients that insist on a 1-wei tip still work."""
+
+KEYSTORE_DIR = "keystore"
+PASSWORD_FILE = "demo-password"
+GENESIS_FILE = "genesis.json"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    alias: str
+    address: ChecksumAddress
+
+
+def init_devnet(
+    data_dir: Path, *, scrypt_n: int = 2**14
+) -> tuple[GenesisConfig, list[DemoAccount]]:
+    """Create (once) or load the dev chain's genesis and demo accounts in ``data_dir``."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    genesis_path = data_dir / GENESIS_FILE
+    keystore = data_dir / KEYSTORE_DIR
+    if genesis_path.exists():
+        return GenesisConfig.load(genesis_path), _read_accounts(keystore)
+    password = secrets.token_urlsafe(24)
+    _write_private(data_dir / PASSWORD_FILE, password)
+    keystore.mkdir(mode=0o700, exist_ok=True)
+    accounts = []
+    for alias in DEMO_ROLES:
+        account = Account.create()
+        encrypted = Account.encrypt(account.key, password, kdf="scrypt", iterations=scrypt_n)
+        _write_private(keystore / f"{alias}.json", json.dumps(encrypted))
+        accounts.append(DemoAccount(alias, account.address))
+    genesis = GenesisConfig(
+        config=ChainParams(),
+        alloc={a.address: {"balance": DEMO_ETHER} for a in accounts},
+        allowlist=[a.address for a in accounts],
+    )
+    genesis.dump(genesis_path)
+    return genesis, accounts
+
+
+def _read_accounts(keystore: Path) -> list[DemoAccount]:
+    found = []
+    for path in sorted(keystore.glob("*.json")):
+        address = json.loads(path.read_text())["address"]
+        found.append(DemoAccount(path.stem, to_checksum_address(address)))
+    order = {alias: i for i, alias in enumerate(DEMO_ROLES)}
+    return sorted(found, key=lambda a: order.get(a.alias, len(order)))
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)

@@ -1,0 +1,127 @@
+"""Create a chain in an empty data directory, or reopen one and prove it is intact.
+
+The node keeps two keys of its own beside py-evm's: a fingerprint of the genesis config and the
+hash of the last committed head, written in the same atomic batch as each block. On start the
+node refuses — with a message that says why — a store whose fingerprint differs from the
+configured genesis, or whose head, canonical index or state root is missing. It never falls back
+to a fresh genesis over existing data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, cast
+
+from eth.abc import BlockHeaderAPI
+from eth.chains.base import Chain
+from eth.constants import BLANK_ROOT_HASH
+from eth.db.atomic import AtomicDB
+from eth.db.schema import SchemaV1
+from eth.exceptions import HeaderNotFound
+from eth_typing import BlockNumber, Hash32
+from eth_utils import encode_hex, to_canonical_address
+
+from ledger.exceptions import GenesisMismatchError, StoreCorruptedError
+from ledger.node.config import GenesisConfig
+from ledger.node.store import LevelStore
+from ledger.node.vm import build_chain_class
+
+META_GENESIS = b"cityledger:genesis-fingerprint"
+META_HEAD = b"cityledger:head"
+
+_RUNTIME_ONLY = ("blockPeriodSeconds", "maxBatchSize", "maxNonceGap")
+
+
+def genesis_fingerprint(genesis: GenesisConfig) -> bytes:
+    """A hash over everything that defines the chain (not the node's runtime defaults)."""
+    document = genesis.to_json()
+    document.pop("allowlist")
+    for key in _RUNTIME_ONLY:
+        document["config"].pop(key)
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).digest()
+
+
+def genesis_state(genesis: GenesisConfig) -> dict[bytes, dict[str, Any]]:
+    return {
+        to_canonical_address(address): {
+            "balance": alloc.balance,
+            "nonce": alloc.nonce,
+            "code": alloc.code,
+            "storage": {int(slot, 0): value for slot, value in alloc.storage.items()},
+        }
+        for address, alloc in genesis.alloc.items()
+    }
+
+
+def open_chain(store: LevelStore, genesis: GenesisConfig) -> tuple[Chain, BlockHeaderAPI]:
+    """Return the chain in ``store`` and its head, creating the genesis block if it is empty."""
+    chain_class = build_chain_class(genesis.config.chain_id, genesis.config.contract_size_limit)
+    db = AtomicDB(store)
+    fingerprint = genesis_fingerprint(genesis)
+    stored_fingerprint = store.get(META_GENESIS)
+    if stored_fingerprint is None:
+        if SchemaV1.make_canonical_head_hash_lookup_key() in store:
+            raise StoreCorruptedError(
+                f"{store.path} holds chain data without CityLedger's metadata; "
+                "refusing to start (move it aside to start a new chain)"
+            )
+        return _create(chain_class, db, store, genesis, fingerprint)
+    if stored_fingerprint != fingerprint:
+        raise GenesisMismatchError(
+            f"{store.path} holds a chain made from a different genesis file; "
+            "use the genesis it was created with, or a new data directory"
+        )
+    chain = chain_class(db)
+    return chain, _verified_head(chain, store)
+
+
+def _create(
+    chain_class: type[Chain],
+    db: AtomicDB,
+    store: LevelStore,
+    genesis: GenesisConfig,
+    fingerprint: bytes,
+) -> tuple[Chain, BlockHeaderAPI]:
+    params = {
+        "difficulty": 0,
+        "gas_limit": genesis.gas_limit,
+        "timestamp": genesis.timestamp,
+        "extra_data": genesis.extra_data,
+        "coinbase": to_canonical_address(genesis.coinbase),
+        "nonce": b"\x00" * 8,
+        "mix_hash": b"\x00" * 32,
+        "base_fee_per_gas": 0,
+    }
+    chain = cast(Chain, chain_class.from_genesis(db, params, genesis_state(genesis)))  # type: ignore[arg-type]
+    head = chain.get_canonical_head()
+    store[META_GENESIS] = fingerprint
+    store[META_HEAD] = head.hash
+    store.commit()
+    return chain, head
+
+
+def _verified_head(chain: Chain, store: LevelStore) -> BlockHeaderAPI:
+    def corrupted(why: str) -> StoreCorruptedError:
+        return StoreCorruptedError(
+            f"chain store {store.path} is inconsistent: {why}; refusing to start"
+        )
+
+    head_hash = store.get(META_HEAD)
+    if head_hash is None:
+        raise corrupted("the committed head pointer is missing")
+    try:
+        head = chain.chaindb.get_block_header_by_hash(Hash32(head_hash))
+        canonical = chain.chaindb.get_canonical_head()
+        by_number = chain.chaindb.get_canonical_block_hash(head.block_number)
+        chain.chaindb.get_canonical_block_hash(BlockNumber(0))
+    except HeaderNotFound as exc:
+        raise corrupted(f"block data is missing ({exc})") from exc
+    if canonical.hash != head.hash or by_number != head.hash:
+        raise corrupted(
+            f"the canonical head {encode_hex(canonical.hash)} is not the committed head "
+            f"{encode_hex(head.hash)}"
+        )
+    if head.state_root != BLANK_ROOT_HASH and head.state_root not in store:
+        raise corrupted(f"the state root of block {head.block_number} is missing")
+    return head

@@ -1,0 +1,93 @@
+"""Decoding of JSON-RPC parameter values, strictly: a bad value is an InvalidParams error.
+
+Quantities are 0x-hex without leading zeros tolerated (clients do send "0x01"); data is 0x-hex of
+even length; addresses are 20 bytes, hashes 32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from eth_typing import Address, Hash32
+
+from ledger.node.rpc.errors import InvalidParams
+
+BlockTag = Literal["latest", "earliest", "pending", "safe", "finalized"]
+_TAGS = ("latest", "earliest", "pending", "safe", "finalized")
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRef:
+    """A block named by tag, number or hash (EIP-1898)."""
+
+    tag: BlockTag | None = None
+    number: int | None = None
+    hash: Hash32 | None = None
+
+
+def quantity(value: Any, name: str = "value") -> int:
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and len(value) > 2:
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    raise InvalidParams(f"{name}: expected a 0x-prefixed hex quantity, got {value!r}")
+
+
+def data(value: Any, name: str = "data") -> bytes:
+    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+        body = value[2:]
+        if len(body) % 2 == 0:
+            try:
+                return bytes.fromhex(body)
+            except ValueError:
+                pass
+    raise InvalidParams(
+        f"{name}: expected 0x-prefixed hex data of even length, got {_short(value)}"
+    )
+
+
+def address(value: Any, name: str = "address") -> Address:
+    raw = data(value, name)
+    if len(raw) != 20:
+        raise InvalidParams(f"{name}: expected a 20-byte address, got {len(raw)} bytes")
+    return Address(raw)
+
+
+def hash32(value: Any, name: str = "hash") -> Hash32:
+    raw = data(value, name)
+    if len(raw) != 32:
+        raise InvalidParams(f"{name}: expected a 32-byte hash, got {len(raw)} bytes")
+    return Hash32(raw)
+
+
+def block_ref(value: Any, name: str = "block") -> BlockRef:
+    if value is None:
+        return BlockRef(tag="latest")
+    if isinstance(value, str) and value in _TAGS:
+        return BlockRef(tag=value)  # type: ignore[arg-type]
+    if isinstance(value, dict):
+        if "blockHash" in value:
+            return BlockRef(hash=hash32(value["blockHash"], f"{name}.blockHash"))
+        if "blockNumber" in value:
+            return block_ref(value["blockNumber"], f"{name}.blockNumber")
+        raise InvalidParams(f"{name}: expected blockHash or blockNumber")
+    return BlockRef(number=quantity(value, name))
+
+
+def boolean(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise InvalidParams(f"{name}: expected true or false, got {_short(value)}")
+
+
+def mapping(value: Any, name: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    raise InvalidParams(f"{name}: expected an object, got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,159 @@
+"""The node's HTTP server: a bare ASGI app under uvicorn, and the process lifecycle.
+
+POST / takes JSON-RPC (single or batch); GET /health answers the head and sealer state for
+load balancers and the test fixtures. SIGTERM/SIGINT stop accepting requests, seal what is
+executable and close the store; SIGHUP re-reads the accounts allowlist file.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import structlog
+import uvicorn
+
+from ledger.node import rpc_codes
+from ledger.node.node import Node
+from ledger.node.rpc.dispatch import Dispatcher
+
+log = structlog.get_logger("cityledger.node.server")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class RequestTooLarge(Exception):
+    """The request body passed the size limit."""
+
+
+class RpcApp:
+    """ASGI application serving one node's JSON-RPC."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.dispatcher = Dispatcher(
+            node,
+            admin_token=node.options.admin_token,
+            max_batch=node.options.max_batch_requests,
+        )
+        self._max_bytes = node.options.max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["method"] == "GET" and scope["path"] in ("/health", "/healthz"):
+            await self._health(send)
+            return
+        if scope["method"] != "POST":
+            await _respond(send, 405, {"error": "use POST for JSON-RPC, GET /health for status"})
+            return
+        try:
+            body = await self._read_body(scope, receive)
+        except RequestTooLarge:
+            await _respond(
+                send,
+                413,
+                _rpc_error(f"request body exceeds {self._max_bytes} bytes"),
+            )
+            return
+        headers = dict(scope["headers"])
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        token = authorization[7:] if authorization.lower().startswith("bearer ") else None
+        answer = await self.dispatcher.handle_body(body, token=token)
+        if answer is None:
+            await _respond(send, 204, None)
+            return
+        await _respond(send, 200, answer)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
+            raise RequestTooLarge
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise RequestTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _health(self, send: Send) -> None:
+        head = self.node.head
+        status = 200 if self.node.healthy else 503
+        await _respond(
+            send,
+            status,
+            {
+                "chainId": self.node.chain_id,
+                "head": head.block_number,
+                "headHash": "0x" + head.hash.hex(),
+                "pending": len(self.node.pending_transactions()),
+                "sealer": "ok" if self.node.healthy else "failed",
+            },
+        )
+
+
+def _rpc_error(message: str) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": rpc_codes.INVALID_REQUEST, "message": message},
+    }
+
+
+async def _respond(send: Send, status: int, document: Any) -> None:
+    body = b"" if document is None else json.dumps(document, separators=(",", ":")).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def serve(node: Node) -> None:
+    """Run the node until SIGTERM/SIGINT, then shut down cleanly (seal, close the store)."""
+    config = uvicorn.Config(
+        RpcApp(node),
+        host=node.options.host,
+        port=node.options.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+
+    def reload_allowlist(signum: int, frame: object) -> None:
+        try:
+            node.allowlist.reload()
+            log.info("allowlist_reloaded", accounts=len(node.allowlist.accounts()))
+        except Exception as exc:
+            log.error("allowlist_reload_failed", error=str(exc))
+
+    signal.signal(signal.SIGHUP, reload_allowlist)
+    node.start()
+    log.info(
+        "node_listening",
+        url=f"http://{node.options.host}:{node.options.port}",
+        chain_id=node.chain_id,
+        head=node.head.block_number,
+    )
+    try:
+        server.run()
+    finally:
+        node.close()

@@ -1,0 +1,129 @@
+"""Block production: apply a batch of pooled transactions and persist the block atomically.
+
+This mirrors py-evm's ``Chain.mine_all`` (the bulk path measured at ~250 tx/s, against ~19 tx/s
+for ``MiningChain.apply_transaction``, which rebuilds the block per transaction) but applies each
+transaction on its own so that one that became invalid (say, a sender who spent the balance a
+later transaction relied on) is dropped instead of failing the block.
+
+Base fee stays 0 for good: London only raises it when a block uses more than half its gas limit
+(the *target*), and the builder never lets a block's gas exceed the target.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI
+from eth.chains.base import Chain
+from eth.vm.forks.london.constants import ELASTICITY_MULTIPLIER
+from eth_utils import ValidationError
+
+from ledger.node.txpool import PooledTx
+
+log = structlog.get_logger("cityledger.node.sealer")
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBlock:
+    """A block persisted to the (not yet committed) store, and what became of its batch."""
+
+    block: BlockAPI | None
+    """``None`` when no transaction of the batch could be included."""
+    receipts: tuple[ReceiptAPI, ...]
+    included: tuple[PooledTx, ...]
+    dropped: tuple[tuple[PooledTx, str], ...]
+    deferred: tuple[PooledTx, ...]
+
+
+def build_block(
+    chain: Chain,
+    parent: BlockHeaderAPI,
+    batch: list[PooledTx],
+    *,
+    timestamp: int,
+    coinbase: bytes,
+) -> SealedBlock:
+    """Apply ``batch`` on top of ``parent`` and persist the block (if anything was included).
+
+    The caller commits the store afterwards (or discards it if this raised).
+    """
+    header = chain.create_header_from_parent(
+        parent, timestamp=timestamp, gas_limit=parent.gas_limit, coinbase=coinbase
+    )
+    gas_target = parent.gas_limit // ELASTICITY_MULTIPLIER
+    vm = chain.get_vm(header)
+    included: list[PooledTx] = []
+    receipts: list[ReceiptAPI] = []
+    dropped: list[tuple[PooledTx, str]] = []
+    deferred: list[PooledTx] = []
+    running = header
+    for position, pooled in enumerate(batch):
+        if running.gas_used + pooled.tx.gas > gas_target:
+            deferred = batch[position:]
+            break
+        try:
+            receipt, _ = vm.apply_transaction(running, pooled.tx)
+        except ValidationError as exc:
+            # Raised by the checks that run before any state change: nothing to undo.
+            dropped.append((pooled, str(exc)))
+            continue
+        running = vm.add_receipt_to_header(running, receipt)
+        included.append(pooled)
+        receipts.append(receipt)
+    if not included:
+        return SealedBlock(None, (), (), tuple(dropped), tuple(deferred))
+    block = vm.set_block_transactions_and_withdrawals(
+        vm.get_block(), running, [p.tx for p in included], receipts
+    )
+    mined = vm.mine_block(block).block
+    chain.chaindb.persist_block(mined)
+    return SealedBlock(mined, tuple(receipts), tuple(included), tuple(dropped), tuple(deferred))
+
+
+class Sealer(threading.Thread):
+    """Seals a block whenever executable transactions wait and the block period has passed.
+
+    Idle means no blocks: the thread sleeps until the pool changes.
+    """
+
+    def __init__(
+        self,
+        *,
+        wait_for_change: Callable[[int, float], int],
+        seal_once: Callable[[], int],
+        block_period: float,
+    ) -> None:
+        super().__init__(name="sealer", daemon=True)
+        self._wait_for_change = wait_for_change
+        self._seal_once = seal_once
+        self._block_period = block_period
+        self._stopping = threading.Event()
+        self.failure: BaseException | None = None
+
+    def stop(self) -> None:
+        """Ask the thread to seal what is executable, then exit."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        last_seal = 0.0
+        seen = -1
+        try:
+            while True:
+                seen = self._wait_for_change(seen, 0.25)
+                delay = last_seal + self._block_period - time.monotonic()
+                if delay > 0 and not self._stopping.is_set():
+                    time.sleep(delay)
+                taken = self._seal_once()
+                if taken:
+                    last_seal = time.monotonic()
+                    seen = -1  # more may be executable now (deferred, or queued behind)
+                elif self._stopping.is_set():
+                    return
+        except BaseException as exc:  # a sealer that dies must not die silently
+            self.failure = exc
+            log.exception("sealer_failed")
+            raise

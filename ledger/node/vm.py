@@ -1,0 +1,48 @@
+"""The chain's rules: py-evm's Prague VM with a configurable contract size limit.
+
+Besu lets a permissioned network raise EIP-170's 24 KiB contract size limit
+(``contractSizeLimit`` in its genesis); this is the same knob for the embedded node. Initcode
+may be twice the limit, as EIP-3860 ties it to EIP-170.
+"""
+
+from __future__ import annotations
+
+from eth.abc import MessageAPI
+from eth.chains.base import Chain
+from eth.exceptions import OutOfGas
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.forks.prague.state import PragueState
+
+
+def build_chain_class(chain_id: int, contract_size_limit: int) -> type[Chain]:
+    """Return a py-evm ``Chain`` class running Prague from block 0 with our limits."""
+
+    class CityComputation(PragueComputation):
+        @classmethod
+        def validate_contract_code(cls, contract_code: bytes) -> None:
+            if len(contract_code) > contract_size_limit:
+                raise OutOfGas(
+                    f"contract code size {len(contract_code)} exceeds the chain's limit of "
+                    f"{contract_size_limit} bytes"
+                )
+
+        @classmethod
+        def validate_create_message(cls, message: MessageAPI) -> None:
+            if len(message.code) > 2 * contract_size_limit:
+                raise OutOfGas(
+                    f"initcode size {len(message.code)} exceeds the chain's limit of "
+                    f"{2 * contract_size_limit} bytes"
+                )
+
+    class CityState(PragueState):
+        computation_class = CityComputation
+
+    class CityVM(PragueVM):
+        _state_class = CityState
+
+    return Chain.configure(
+        __name__="CityChain",
+        vm_configuration=((0, CityVM),),
+        chain_id=chain_id,
+    )

@@ -1,0 +1,1 @@
+"""The `wallet` CLI for residents, merchants and staff."""
