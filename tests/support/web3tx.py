@@ -1,0 +1,49 @@
+"""Sign-and-send helpers for web3.py clients: what a wallet does, in a few lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.types import TxReceipt
+
+
+def sign(w3: Web3, account: LocalAccount, tx: dict[str, Any], nonce: int | None = None) -> HexBytes:
+    """Fill nonce, gas, free-gas fees and chain id as a wallet would; return the raw tx."""
+    filled: dict[str, Any] = {
+        "chainId": w3.eth.chain_id,
+        "nonce": w3.eth.get_transaction_count(account.address, "pending")
+        if nonce is None
+        else nonce,
+        "maxFeePerGas": 0,
+        "maxPriorityFeePerGas": 0,
+        **tx,
+    }
+    filled.setdefault("gas", w3.eth.estimate_gas({**filled, "from": account.address}))
+    return HexBytes(account.sign_transaction(filled).raw_transaction)
+
+
+def send(w3: Web3, account: LocalAccount, tx: dict[str, Any]) -> TxReceipt:
+    tx_hash = w3.eth.send_raw_transaction(sign(w3, account, tx))
+    return w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.02)
+
+
+def call_fn(w3: Web3, account: LocalAccount, function: ContractFunction) -> TxReceipt:
+    """Send a contract function call as a signed transaction."""
+    tx = function.build_transaction(
+        {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+         "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+    )
+    return send(w3, account, tx)
+
+
+def deploy(w3: Web3, account: LocalAccount, abi: list[Any], bytecode: bytes, *args: Any) -> str:
+    contract = w3.eth.contract(abi=abi, bytecode=bytecode)
+    receipt = send(w3, account, {"data": contract.constructor(*args).data_in_transaction})
+    assert receipt["status"] == 1, receipt
+    address = receipt["contractAddress"]
+    assert address is not None
+    return str(address)
