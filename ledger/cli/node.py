@@ -87,6 +87,9 @@ def node(
     fsync: Annotated[
         bool, typer.Option(help="fsync every block (off only for benchmarks on tmpfs).")
     ] = True,
+    rpc_max_log_range: Annotated[
+        int, typer.Option(help="Most blocks one eth_getLogs query may scan.")
+    ] = 10_000,
     log_level: LogLevel = "info",
     log_format: LogFmt = "console",
 ) -> None:
@@ -100,10 +103,8 @@ def node(
         genesis = GenesisConfig.load(genesis_file)
     except LedgerError as exc:
         raise _fail(str(exc)) from None
-    _run(
-        genesis,
-        _options(genesis, data_dir, host, port, block_period, max_batch, max_nonce_gap, fsync),
-    )
+    options = _options(genesis, data_dir, host, port, block_period, max_batch, max_nonce_gap, fsync)
+    _run(genesis, options.model_copy(update={"max_log_block_range": rpc_max_log_range}))
 
 
 def up(

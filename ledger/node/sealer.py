@@ -115,8 +115,8 @@ class Sealer(threading.Thread):
             while True:
                 seen = self._wait_for_change(seen, 0.25)
                 delay = last_seal + self._block_period - time.monotonic()
-                if delay > 0 and not self._stopping.is_set():
-                    time.sleep(delay)
+                if delay > 0:
+                    self._stopping.wait(delay)  # a stop request cuts the wait short
                 taken = self._seal_once()
                 if taken:
                     last_seal = time.monotonic()

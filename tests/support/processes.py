@@ -31,16 +31,32 @@ def free_port() -> int:
         return port
 
 
+_CLIENT = httpx.Client()
+"""One pooled client: ``httpx.post`` builds a new client (and SSL context) per call, ~30 ms."""
+
+
 def rpc(url: str, method: str, *params: object, timeout: float = 10.0) -> object:
     """One JSON-RPC call; returns ``result`` or raises RuntimeError with the error object."""
-    response = httpx.post(
-        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
-        timeout=timeout,
-    )
-    document = response.json()
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+    document = _CLIENT.post(url, json=body, timeout=timeout).json()
     if "error" in document:
         raise RuntimeError(json.dumps(document["error"]))
     return document["result"]
+
+
+def rpc_batch(
+    url: str, calls: list[tuple[str, list[object]]], timeout: float = 30.0
+) -> list[object]:
+    """Many calls in one JSON-RPC batch; results in call order (errors raise)."""
+    body = [
+        {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+        for i, (method, params) in enumerate(calls)
+    ]
+    answers = _CLIENT.post(url, json=body, timeout=timeout).json() if body else []
+    by_id = {answer["id"]: answer for answer in answers}
+    if any("error" in answer for answer in answers):
+        raise RuntimeError(json.dumps([a["error"] for a in answers if "error" in a][:3]))
+    return [by_id[i]["result"] for i in range(len(calls))]
 
 
 @dataclass
@@ -64,11 +80,18 @@ class NodeProcess:
 
     def start(self, timeout: float = 60.0) -> NodeProcess:
         command = [
-            sys.executable, "-m", "ledger.cli", "node",
-            "--genesis", str(self.genesis_path),
-            "--data-dir", str(self.data_dir),
-            "--port", str(self.port),
-            "--log-format", "json",
+            sys.executable,
+            "-m",
+            "ledger.cli",
+            "node",
+            "--genesis",
+            str(self.genesis_path),
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--log-format",
+            "json",
             *self.extra_args,
         ]
         log = self.log_path.open("ab")
@@ -131,8 +154,17 @@ class AnvilProcess:
             raise FileNotFoundError(f"{ANVIL} is missing: run `cd contracts && npm ci`")
         self.process = subprocess.Popen(
             [
-                str(ANVIL), "--port", str(self.port), "--chain-id", str(self.chain_id),
-                "--base-fee", "0", "--gas-price", "0", "--silent", *self.extra_args,
+                str(ANVIL),
+                "--port",
+                str(self.port),
+                "--chain-id",
+                str(self.chain_id),
+                "--base-fee",
+                "0",
+                "--gas-price",
+                "0",
+                "--silent",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -34,8 +34,12 @@ def send(w3: Web3, account: LocalAccount, tx: dict[str, Any]) -> TxReceipt:
 def call_fn(w3: Web3, account: LocalAccount, function: ContractFunction) -> TxReceipt:
     """Send a contract function call as a signed transaction."""
     tx = function.build_transaction(
-        {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-         "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+        {
+            "from": account.address,
+            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+            "maxFeePerGas": 0,
+            "maxPriorityFeePerGas": 0,
+        }
     )
     return send(w3, account, tx)
 
@@ -47,3 +51,30 @@ def deploy(w3: Web3, account: LocalAccount, abi: list[Any], bytecode: bytes, *ar
     address = receipt["contractAddress"]
     assert address is not None
     return str(address)
+
+
+def sign_with_gas(
+    w3: Web3, account: LocalAccount, tx: dict[str, Any], *, gas: int, nonce: int | None = None
+) -> HexBytes:
+    """Like :func:`sign` with a fixed gas limit and no ``eth_estimateGas`` call.
+
+    :func:`sign` always estimates (its ``setdefault`` argument is evaluated eagerly), which raises
+    for a transaction bound to revert; this one can be mined and fail on chain.
+    """
+    filled: dict[str, Any] = {
+        "chainId": w3.eth.chain_id,
+        "nonce": w3.eth.get_transaction_count(account.address, "pending")
+        if nonce is None
+        else nonce,
+        "maxFeePerGas": 0,
+        "maxPriorityFeePerGas": 0,
+        **tx,
+        "gas": gas,
+    }
+    return HexBytes(account.sign_transaction(filled).raw_transaction)
+
+
+def send_with_gas(w3: Web3, account: LocalAccount, tx: dict[str, Any], *, gas: int) -> TxReceipt:
+    """Send with exactly ``gas`` (no estimate) and wait for the receipt, whatever its status."""
+    tx_hash = w3.eth.send_raw_transaction(sign_with_gas(w3, account, tx, gas=gas))
+    return w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.02)

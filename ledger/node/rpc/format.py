@@ -13,6 +13,8 @@ from eth_utils import encode_hex, to_checksum_address
 from ledger.node.node import MatchedLog, TxLocation
 from ledger.node.txpool import PooledTx
 
+_SET_CODE_TX_TYPE = 4
+
 
 def hex_int(value: int) -> str:
     return hex(value)
@@ -123,8 +125,8 @@ def transaction_json(
     document["maxFeePerGas"] = hex_int(tx.max_fee_per_gas)
     document["maxPriorityFeePerGas"] = hex_int(tx.max_priority_fee_per_gas)
     document["gasPrice"] = hex_int(effective_gas_price(tx, header))
-    authorizations = getattr(tx, "authorization_list", None)
-    if authorizations is not None:
+    if type_id == _SET_CODE_TX_TYPE:
+        authorizations = tx.authorization_list
         document["authorizationList"] = [
             {
                 "chainId": hex_int(auth.chain_id),

@@ -208,7 +208,7 @@ class EthModule(Module):
             raise RpcError(exc.code, exc.message) from exc
 
     @rpc("eth_sendTransaction")
-    def send_transaction(self, transaction: Any) -> str:
+    def send_transaction(self, _transaction: Any) -> str:
         raise RpcError(
             rpc_codes.METHOD_NOT_FOUND,
             "eth_sendTransaction is not available: the node holds no keys; sign the transaction "

@@ -7,9 +7,10 @@ executable and close the store; SIGHUP re-reads the accounts allowlist file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 import structlog
@@ -125,6 +126,28 @@ async def _respond(send: Send, status: int, document: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after its own shutdown, which would kill the process
+    before the node seals and closes its store; here the signals only ask it to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {
+            sig: signal.signal(sig, lambda *_: self._stop())
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop(self) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
 def serve(node: Node) -> None:
     """Run the node until SIGTERM/SIGINT, then shut down cleanly (seal, close the store)."""
     config = uvicorn.Config(
@@ -136,9 +159,9 @@ def serve(node: Node) -> None:
         lifespan="off",
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
 
-    def reload_allowlist(signum: int, frame: object) -> None:
+    def reload_allowlist(_signum: int, _frame: object) -> None:
         try:
             node.allowlist.reload()
             log.info("allowlist_reloaded", accounts=len(node.allowlist.accounts()))
