@@ -32,6 +32,8 @@ def configure_logging(level: str = "info", fmt: LogFormat = "console") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        # Look sys.stderr up per logger, not once: tests swap it, and a cached closed
+        # stream would turn every later log call into an error.
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
+        cache_logger_on_first_use=False,
     )

@@ -36,6 +36,7 @@ from ledger.node.permissioning import AccountAllowlist
 from ledger.node.sealer import SealedBlock, Sealer, build_block
 from ledger.node.store import LevelStore
 from ledger.node.txpool import AccountView, PooledTx, TxPool
+from ledger.node.vm import calldata_floor_gas, minimum_gas
 
 log = structlog.get_logger("cityledger.node")
 
@@ -218,9 +219,10 @@ class Node:
                 f"exceeds block gas limit: tx gas {tx.gas}, limit {gas_target}",
                 rpc_codes.EXCEEDS_BLOCK_GAS_LIMIT,
             )
-        if tx.gas < tx.intrinsic_gas:
+        if tx.gas < (needed := minimum_gas(tx)):
             raise TransactionRejected(
-                f"intrinsic gas too low: have {tx.gas}, want {tx.intrinsic_gas}",
+                f"intrinsic gas too low: have {tx.gas}, want {needed} "
+                "(intrinsic gas or the EIP-7623 calldata floor)",
                 rpc_codes.INTRINSIC_GAS_TOO_LOW,
             )
         with self._pool.lock:
@@ -432,7 +434,7 @@ class Node:
                 high = middle
             else:
                 low = middle
-        return high
+        return max(high, calldata_floor_gas(message.data))
 
     def _succeeds(self, message: CallMessage, header: BlockHeaderAPI, gas: int) -> bool:
         try:

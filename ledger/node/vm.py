@@ -7,11 +7,13 @@ may be twice the limit, as EIP-3860 ties it to EIP-170.
 
 from __future__ import annotations
 
-from eth.abc import MessageAPI
+from eth.abc import MessageAPI, SignedTransactionAPI
 from eth.chains.base import Chain
+from eth.constants import GAS_TX
 from eth.exceptions import OutOfGas
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
 from eth.vm.forks.prague.state import PragueState
 
 
@@ -46,3 +48,19 @@ def build_chain_class(chain_id: int, contract_size_limit: int) -> type[Chain]:
         vm_configuration=((0, CityVM),),
         chain_id=chain_id,
     )
+
+
+def calldata_floor_gas(data: bytes) -> int:
+    """EIP-7623's floor: a Prague transaction pays at least this much for its calldata.
+
+    py-evm applies the floor only after execution (and then reports gas used above the gas
+    limit), so admission and gas estimates check it up front, as geth's pool does.
+    """
+    zeros = data.count(0)
+    tokens = zeros + (len(data) - zeros) * STANDARD_TOKEN_COST
+    return int(GAS_TX + TOTAL_COST_FLOOR_PER_TOKEN * tokens)
+
+
+def minimum_gas(tx: SignedTransactionAPI) -> int:
+    """The least gas limit ``tx`` may carry: intrinsic gas or the calldata floor."""
+    return max(int(tx.intrinsic_gas), calldata_floor_gas(tx.data))

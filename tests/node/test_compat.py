@@ -731,20 +731,6 @@ def burst_of_transactions(t: Target) -> Observation:
 
 # -- the comparison -----------------------------------------------------------------------------
 
-KNOWN_BUGS: dict[str, tuple[str, type[BaseException]]] = {
-    "block_hash_as_block_parameter": (
-        "node bug: a bare 32-byte block hash as the block parameter (what web3.py sends for "
-        "block_identifier=<hash>) of eth_call/eth_getStorageAt/eth_getBalance/eth_getCode is "
-        "parsed as a block number and answered -32001 'header not found'; geth and anvil accept it",
-        Web3RPCError,
-    ),
-    "calldata_floor": (
-        "node bug: eth_estimateGas ignores the EIP-7623 calldata floor: 55813 for echo(2000 "
-        "bytes), which then uses 102050 gas (mined with gasUsed above its gas limit)",
-        AssertionError,
-    ),
-}
-
 
 @pytest.fixture(scope="module")
 def targets(
@@ -767,28 +753,13 @@ def _observe(t: Target, name: str) -> Observation:
     return normalized
 
 
-def _params() -> Iterator[Any]:
-    for name in SCENARIOS:
-        bug = KNOWN_BUGS.get(name)
-        marks = [pytest.mark.xfail(strict=True, reason=bug[0], raises=bug[1])] if bug else []
-        yield pytest.param(name, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("name", list(_params()))
+@pytest.mark.parametrize("name", list(SCENARIOS))
 def test_embedded_matches_anvil(targets: dict[str, Target], name: str) -> None:
     embedded = _observe(targets["embedded"], name)
     on_anvil = _observe(targets["anvil"], name)
     assert embedded == on_anvil
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="node bug: a transaction whose gas limit is below its EIP-7623 calldata floor is "
-    "accepted and mined, its receipt showing gasUsed (102050) above its gas limit (60000); "
-    "under Prague it is invalid (geth's pool refuses it: 'insufficient gas for floor data gas "
-    "cost')",
-)
 def test_gas_limit_below_calldata_floor_is_refused(targets: dict[str, Target]) -> None:
     """Embedded node only: anvil takes such a transaction into its pool and never mines it."""
     t = targets["embedded"]

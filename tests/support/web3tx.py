@@ -22,7 +22,8 @@ def sign(w3: Web3, account: LocalAccount, tx: dict[str, Any], nonce: int | None 
         "maxPriorityFeePerGas": 0,
         **tx,
     }
-    filled.setdefault("gas", w3.eth.estimate_gas({**filled, "from": account.address}))
+    if "gas" not in filled:
+        filled["gas"] = w3.eth.estimate_gas({**filled, "from": account.address})
     return HexBytes(account.sign_transaction(filled).raw_transaction)
 
 

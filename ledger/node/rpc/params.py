@@ -67,6 +67,8 @@ def block_ref(value: Any, name: str = "block") -> BlockRef:
         return BlockRef(tag="latest")
     if isinstance(value, str) and value in _TAGS:
         return BlockRef(tag=value)  # type: ignore[arg-type]
+    if isinstance(value, str) and len(value) == 66:
+        return BlockRef(hash=hash32(value, name))  # a bare block hash, as web3.py sends it
     if isinstance(value, dict):
         if "blockHash" in value:
             return BlockRef(hash=hash32(value["blockHash"], f"{name}.blockHash"))
