@@ -116,3 +116,37 @@ def test_devnet_makes_encrypted_private_keystores_once(tmp_path: Path) -> None:
     again, accounts_again = init_devnet(tmp_path)
     assert again == genesis
     assert accounts_again == accounts
+
+
+def test_up_serves_the_demo_chain_to_web3(tmp_path: Path) -> None:
+    """What `make up` runs: a fresh data dir becomes a serving chain with funded accounts."""
+    from web3 import Web3
+
+    from tests.support.processes import free_port, wait_until_serving
+
+    port = free_port()
+    log = (tmp_path / "up.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ledger.cli",
+            "up",
+            "--data-dir",
+            str(tmp_path / "city"),
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", process, 120, tmp_path / "up.log")
+        w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
+        genesis = GenesisConfig.load(tmp_path / "city" / "genesis.json")
+        assert w3.eth.chain_id == genesis.config.chain_id
+        for address in genesis.allowlist:
+            assert w3.eth.get_balance(address) > 0
+    finally:
+        process.terminate()
+        assert process.wait(30) == 0
