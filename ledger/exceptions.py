@@ -34,3 +34,65 @@ class TransactionRejected(NodeError, ValueError):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+class ChainError(LedgerError):
+    """Talking to the chain failed: unreachable, wrong network, or a transaction failed."""
+
+
+class ChainUnavailableError(ChainError, ConnectionError):
+    """The JSON-RPC endpoint cannot be reached."""
+
+
+class WrongChainError(ChainError):
+    """The endpoint serves a different chain id than the one configured."""
+
+
+class TransactionRefusedError(ChainError):
+    """The node refused a signed transaction (not allowlisted, nonce, funds...)."""
+
+
+class TransactionFailedError(ChainError):
+    """A transaction was mined but failed, or a call reverted without a known reason."""
+
+
+class ContractRevertError(ChainError):
+    """A contract reverted with a custom error; ``error`` and ``args`` name it exactly.
+
+    Domain subclasses below let callers catch what they can act on; every instance also
+    carries a sentence a person can read.
+    """
+
+    def __init__(self, message: str, error: str, args: dict[str, object]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error = error
+        self.error_args = args
+
+
+class AccessDeniedError(ContractRevertError, PermissionError):
+    """The caller lacks the role the city's AccessManager requires for this call."""
+
+
+class TokenError(ContractRevertError):
+    """The city token refused an operation."""
+
+
+class InsufficientBalanceError(TokenError):
+    """The sender's balance (or allowance) does not cover the amount."""
+
+
+class AccountNotActiveError(TokenError):
+    """A party to a token movement is not an active registered account."""
+
+
+class TokenPausedError(TokenError):
+    """The token is paused: nothing moves until the city unpauses it."""
+
+
+class ReferenceUsedError(TokenError):
+    """A deposit or settlement reference was already used (each is single-use)."""
+
+
+class RegistryError(ContractRevertError):
+    """The resident registry refused an operation."""

@@ -1,0 +1,208 @@
+"""One JSON-RPC endpoint, used the way a careful wallet does: sign locally, simulate before
+sending so a revert is explained in words, keep nonces straight, wait for the receipt.
+
+Nothing else in CityLedger builds or sends a transaction: wrappers in ``ledger.contracts`` call
+:meth:`Chain.transact` and :meth:`Chain.call`, so every caller gets the same error handling.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+import requests
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.types import Nonce, TxParams, TxReceipt, Wei
+
+from ledger.contracts.errors import ErrorTable, default_table
+from ledger.exceptions import (
+    ChainUnavailableError,
+    TransactionFailedError,
+    TransactionRefusedError,
+    WrongChainError,
+)
+
+GAS_MARGIN_PERCENT = 10
+"""Head-room over eth_estimateGas: gas is free on the city chain, a failed send is not."""
+
+
+class Chain:
+    """web3.py over one HTTP endpoint, with CityLedger's signing and error rules."""
+
+    def __init__(
+        self,
+        rpc_url: str,
+        *,
+        chain_id: int | None = None,
+        receipt_timeout: float = 60.0,
+        errors: ErrorTable | None = None,
+    ) -> None:
+        self.rpc_url = rpc_url
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        self._expected_chain_id = chain_id
+        self._receipt_timeout = receipt_timeout
+        self.errors = errors or default_table()
+        self._nonce_lock = threading.Lock()
+        self._nonces: dict[str, int] = {}
+
+    @contextmanager
+    def _rpc(self) -> Iterator[None]:
+        """Turn transport failures into ChainUnavailableError, reverts into domain errors."""
+        try:
+            yield
+        except requests.exceptions.ConnectionError as exc:
+            raise ChainUnavailableError(
+                f"cannot reach the chain node at {self.rpc_url} (is it running?)"
+            ) from exc
+        except requests.exceptions.Timeout as exc:
+            raise ChainUnavailableError(f"the chain node at {self.rpc_url} timed out") from exc
+        except ContractLogicError as exc:
+            raise self._revert(exc) from exc
+
+    def _revert(self, exc: ContractLogicError) -> Exception:
+        data = exc.data if isinstance(exc.data, str) else None
+        if data and data.startswith("0x"):
+            return self.errors.exception(bytes.fromhex(data[2:]))
+        return TransactionFailedError(str(exc.message or exc))
+
+    @cached_property
+    def chain_id(self) -> int:
+        """The node's chain id, checked against the configured one on first use."""
+        with self._rpc():
+            actual = self.w3.eth.chain_id
+        if self._expected_chain_id is not None and actual != self._expected_chain_id:
+            raise WrongChainError(
+                f"{self.rpc_url} serves chain {actual}, expected {self._expected_chain_id}"
+            )
+        return actual
+
+    def contract(self, address: str, abi: list[dict[str, Any]]) -> Contract:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
+
+    def call(self, function: ContractFunction, *, sender: str | None = None) -> Any:
+        """Read through ``eth_call``; a revert raises its domain exception."""
+        params: TxParams = {"from": Web3.to_checksum_address(sender)} if sender else {}
+        with self._rpc():
+            return function.call(params)
+
+    def block_number(self) -> int:
+        with self._rpc():
+            return self.w3.eth.block_number
+
+    def transact(
+        self,
+        signer: LocalAccount,
+        function: ContractFunction | None = None,
+        *,
+        to: str | None = None,
+        value: int = 0,
+        data: bytes = b"",
+        gas: int | None = None,
+    ) -> TxReceipt:
+        """Simulate, sign, send and wait; raise the contract's own error if it would revert."""
+        tx: TxParams = {"from": signer.address, "value": value}  # type: ignore[typeddict-item]
+        if function is not None:
+            tx["to"] = function.address
+            tx["data"] = HexBytes(function._encode_transaction_data())
+        else:
+            if to is not None:
+                tx["to"] = Web3.to_checksum_address(to)
+            tx["data"] = HexBytes(data)
+        self.chain_id  # noqa: B018 - verify the network before anything is signed
+        with self._rpc():
+            self.w3.eth.call(tx)  # a revert raises here, with its reason, before any signature
+            estimate = self.w3.eth.estimate_gas(tx) if gas is None else gas
+        tx["gas"] = estimate if gas is not None else estimate * (100 + GAS_MARGIN_PERCENT) // 100
+        return self.wait(self._sign_and_send(signer, tx))
+
+    def _sign_and_send(self, signer: LocalAccount, tx: TxParams) -> HexBytes:
+        with self._rpc():
+            tip = self.w3.eth.max_priority_fee
+            base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
+        tx.update(
+            {
+                "chainId": self.chain_id,
+                "maxPriorityFeePerGas": tip,
+                "maxFeePerGas": Wei(2 * base_fee + tip),
+            }
+        )
+        for attempt in range(2):
+            tx["nonce"] = Nonce(self._next_nonce(signer.address, resync=attempt > 0))
+            raw = signer.sign_transaction(dict(tx)).raw_transaction  # type: ignore[arg-type]
+            try:
+                with self._rpc():
+                    return HexBytes(self.w3.eth.send_raw_transaction(raw))
+            except Web3RPCError as exc:
+                message = str(exc.message or exc)
+                if "nonce too low" in message and attempt == 0:
+                    continue  # someone else used this account: re-read the nonce once
+                self._forget_nonce(signer.address)
+                raise TransactionRefusedError(
+                    f"the node refused the transaction: {message}"
+                ) from exc
+        raise AssertionError("unreachable")
+
+    def send_raw(self, raw: bytes) -> HexBytes:
+        """Relay a transaction someone else signed (the API's non-custodial path)."""
+        try:
+            with self._rpc():
+                return HexBytes(self.w3.eth.send_raw_transaction(raw))
+        except Web3RPCError as exc:
+            raise TransactionRefusedError(
+                f"the node refused the transaction: {exc.message}"
+            ) from exc
+
+    def wait(self, tx_hash: HexBytes) -> TxReceipt:
+        """The receipt, or the reason the transaction failed."""
+        try:
+            with self._rpc():
+                receipt = self.w3.eth.wait_for_transaction_receipt(
+                    tx_hash, timeout=self._receipt_timeout, poll_latency=0.05
+                )
+        except TimeExhausted as exc:
+            raise TransactionFailedError(
+                f"no receipt for {tx_hash.to_0x_hex()} after {self._receipt_timeout:.0f} s"
+            ) from exc
+        if receipt["status"] != 1:
+            raise self._failure(receipt)
+        return receipt
+
+    def _failure(self, receipt: TxReceipt) -> Exception:
+        """Replay a failed transaction at its block to recover the revert reason."""
+        with self._rpc():
+            tx = self.w3.eth.get_transaction(receipt["transactionHash"])
+        replay: TxParams = {
+            "from": tx["from"],
+            "to": tx["to"],
+            "data": tx["input"],
+            "value": tx["value"],
+        }
+        try:
+            with self._rpc():
+                self.w3.eth.call(replay, receipt["blockNumber"] - 1)
+        except Exception as exc:  # the replay's revert is the best explanation we have
+            return exc
+        return TransactionFailedError(
+            f"transaction {receipt['transactionHash'].to_0x_hex()} failed (status 0)"
+        )
+
+    def _next_nonce(self, address: ChecksumAddress, *, resync: bool = False) -> int:
+        with self._nonce_lock, self._rpc():
+            pending = self.w3.eth.get_transaction_count(address, "pending")
+            known = -1 if resync else self._nonces.get(address, -1)
+            nonce = max(pending, known)
+            self._nonces[address] = nonce + 1
+            return nonce
+
+    def _forget_nonce(self, address: ChecksumAddress) -> None:
+        with self._nonce_lock:
+            self._nonces.pop(address, None)

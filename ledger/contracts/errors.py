@@ -1,0 +1,164 @@
+"""Decode revert data into the Python exception a caller can act on, with a readable message.
+
+Every custom error of every committed artifact is known by its 4-byte selector; one table says
+which exception class each becomes and how to say it in words. An error missing from the table
+still decodes (name and arguments), as a plain ContractRevertError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from eth_abi import decode
+from eth_abi.exceptions import DecodingError
+from eth_utils import keccak, to_checksum_address
+
+from ledger.contracts.artifacts import ARTIFACTS_DIR, load_artifact
+from ledger.exceptions import (
+    AccessDeniedError,
+    AccountNotActiveError,
+    ContractRevertError,
+    InsufficientBalanceError,
+    ReferenceUsedError,
+    RegistryError,
+    TokenError,
+    TokenPausedError,
+    TransactionFailedError,
+)
+
+_PANICS = {
+    0x01: "assertion failed",
+    0x11: "arithmetic overflow or underflow",
+    0x12: "division by zero",
+    0x21: "invalid enum value",
+    0x32: "array index out of bounds",
+    0x41: "out of memory",
+}
+
+MESSAGES: dict[str, tuple[type[ContractRevertError], str]] = {
+    "AccessManagedUnauthorized": (AccessDeniedError, "{caller} lacks the role for this call"),
+    "AccessManagerUnauthorizedAccount": (
+        AccessDeniedError,
+        "{msgsender} lacks role {roleId} for this call",
+    ),
+    "AccessManagerUnauthorizedCall": (AccessDeniedError, "{caller} may not call this function"),
+    "AccessManagedRequiredDelay": (
+        AccessDeniedError,
+        "{caller}'s role needs this call scheduled and delayed by {delay} s first",
+    ),
+    "ERC20InsufficientBalance": (
+        InsufficientBalanceError,
+        "insufficient balance: {sender} has {balance:,}, needs {needed:,}",
+    ),
+    "ERC20InsufficientAllowance": (
+        InsufficientBalanceError,
+        "insufficient allowance: {spender} may spend {allowance:,}, needs {needed:,}",
+    ),
+    "ERC2612ExpiredSignature": (TokenError, "the permit expired at {deadline}"),
+    "ERC2612InvalidSigner": (TokenError, "the permit is signed by {signer}, not {owner}"),
+    "EnforcedPause": (TokenPausedError, "the city token is paused"),
+    "ExpectedPause": (TokenError, "the city token is not paused"),
+    "CityTokenAccountNotActive": (
+        AccountNotActiveError,
+        "account {account} is not active (not registered, frozen or retired)",
+    ),
+    "CityTokenDepositRefUsed": (ReferenceUsedError, "deposit reference {ref} was already used"),
+    "CityTokenSettlementRefUsed": (
+        ReferenceUsedError,
+        "settlement reference {ref} was already used",
+    ),
+    "CityTokenMintAboveLimit": (
+        TokenError,
+        "mint of {amount:,} is above the limit of {limit:,}: schedule mintAboveLimit",
+    ),
+    "ResidentRegistryAlreadyRegistered": (RegistryError, "{account} is already registered"),
+    "ResidentRegistryNotRegistered": (RegistryError, "{account} is not registered"),
+    "ResidentRegistryNotActive": (RegistryError, "{account} is not active"),
+    "ResidentRegistryNotFrozen": (RegistryError, "{account} is not frozen"),
+    "ResidentRegistryRetired": (RegistryError, "{account} was retired by a key recovery"),
+}
+
+
+class ErrorTable:
+    """Selector → (name, argument names, argument types) for every known custom error."""
+
+    def __init__(self, abis: Iterable[list[dict[str, Any]]]) -> None:
+        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        for abi in abis:
+            for entry in abi:
+                if entry.get("type") != "error":
+                    continue
+                types = [_canonical_type(i) for i in entry["inputs"]]
+                selector = keccak(text=f"{entry['name']}({','.join(types)})")[:4]
+                names = [i["name"] or f"arg{n}" for n, i in enumerate(entry["inputs"])]
+                self._errors[selector] = (entry["name"], names, types)
+
+    def exception(self, data: bytes) -> Exception:
+        """The exception that ``data`` (revert data from a call or receipt) stands for."""
+        if len(data) < 4:
+            return TransactionFailedError("execution reverted without a reason")
+        selector, payload = data[:4], data[4:]
+        if selector == keccak(text="Error(string)")[:4]:
+            return TransactionFailedError(f"execution reverted: {_decode_one('string', payload)}")
+        if selector == keccak(text="Panic(uint256)")[:4]:
+            code = _decode_one("uint256", payload)
+            what = _PANICS.get(code, "panic") if isinstance(code, int) else "panic"
+            return TransactionFailedError(f"execution failed: {what} (panic {code})")
+        known = self._errors.get(selector)
+        if known is None:
+            return TransactionFailedError(f"execution reverted with unknown error 0x{data.hex()}")
+        name, names, types = known
+        try:
+            values = decode(types, payload)
+        except DecodingError:
+            return TransactionFailedError(f"execution reverted with malformed {name} data")
+        args = {n: _readable(t, v) for n, t, v in zip(names, types, values, strict=True)}
+        cls, template = MESSAGES.get(name, (ContractRevertError, ""))
+        try:
+            message = template.format(**args) if template else _default_message(name, args)
+        except (KeyError, ValueError):
+            message = _default_message(name, args)
+        return cls(message, name, args)
+
+
+@cache
+def default_table(extra_dirs: tuple[Path, ...] = ()) -> ErrorTable:
+    """The table over every committed artifact (and any extra artifact folders)."""
+    abis: list[list[dict[str, Any]]] = []
+    for directory in (ARTIFACTS_DIR, *extra_dirs):
+        if directory.is_dir():
+            abis.extend(
+                load_artifact(p.stem, directory).abi for p in sorted(directory.glob("*.json"))
+            )
+    return ErrorTable(abis)
+
+
+def _canonical_type(entry: dict[str, Any]) -> str:
+    kind = str(entry["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_canonical_type(c) for c in entry["components"])
+        return f"({inner}){kind[5:]}"
+    return kind
+
+
+def _decode_one(kind: str, payload: bytes) -> Any:
+    try:
+        return decode([kind], payload)[0]
+    except DecodingError:
+        return "?"
+
+
+def _readable(kind: str, value: Any) -> Any:
+    if kind == "address":
+        return to_checksum_address(value)
+    if kind.startswith("bytes") and isinstance(value, bytes):
+        return "0x" + value.hex()
+    return value
+
+
+def _default_message(name: str, args: dict[str, Any]) -> str:
+    rendered = ", ".join(f"{k}={v}" for k, v in args.items())
+    return f"{name}({rendered})"

@@ -1,0 +1,92 @@
+"""ledger.chain.Chain against a real node: simulate-then-send, errors in words, nonces."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from ledger.chain import Chain
+from ledger.contracts import load_artifact
+from ledger.contracts.errors import default_table
+from ledger.exceptions import (
+    ChainUnavailableError,
+    ContractRevertError,
+    TransactionFailedError,
+    TransactionRefusedError,
+    WrongChainError,
+)
+from tests.support.accounts import make_accounts
+from tests.support.processes import NodeProcess, free_port
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"
+PROBE = load_artifact("Probe", FIXTURES)
+
+
+@pytest.fixture(scope="module")
+def chain(embedded_node: NodeProcess) -> Chain:
+    return Chain(embedded_node.url, chain_id=44051, errors=default_table((FIXTURES,)))
+
+
+@pytest.fixture(scope="module")
+def probe(chain: Chain, accounts: list[LocalAccount]) -> str:
+    receipt = chain.transact(accounts[2], data=PROBE.bytecode)
+    return str(receipt["contractAddress"])
+
+
+def test_transact_and_call(chain: Chain, probe: str, accounts: list[LocalAccount]) -> None:
+    contract = chain.contract(probe, PROBE.abi)
+    before = chain.call(contract.functions.count())
+    receipt = chain.transact(accounts[2], contract.functions.increment(5))
+    assert receipt["status"] == 1
+    assert chain.call(contract.functions.count()) == before + 5
+
+
+def test_custom_error_is_decoded_before_anything_is_sent(
+    chain: Chain, probe: str, accounts: list[LocalAccount]
+) -> None:
+    contract = chain.contract(probe, PROBE.abi)
+    nonce_before = chain.w3.eth.get_transaction_count(accounts[2].address, "pending")
+    with pytest.raises(ContractRevertError) as caught:
+        chain.transact(accounts[2], contract.functions.increment(5000))
+    assert caught.value.error == "ProbeTooLarge"
+    assert caught.value.error_args == {"given": 5000, "max": 1000}
+    assert chain.w3.eth.get_transaction_count(accounts[2].address, "pending") == nonce_before
+
+
+def test_reason_and_panic_read_as_sentences(chain: Chain, probe: str) -> None:
+    contract = chain.contract(probe, PROBE.abi)
+    with pytest.raises(TransactionFailedError, match="probe: plain reason"):
+        chain.call(contract.functions.failWithReason())
+    with pytest.raises(TransactionFailedError, match="division by zero"):
+        chain.call(contract.functions.failWithPanic())
+
+
+def test_concurrent_sends_from_one_account_keep_nonces_straight(
+    chain: Chain, probe: str, accounts: list[LocalAccount]
+) -> None:
+    contract = chain.contract(probe, PROBE.abi)
+    before = chain.call(contract.functions.count())
+    with ThreadPoolExecutor(8) as pool:
+        receipts = list(
+            pool.map(
+                lambda _: chain.transact(accounts[3], contract.functions.increment(1)), range(16)
+            )
+        )
+    assert all(r["status"] == 1 for r in receipts)
+    assert chain.call(contract.functions.count()) == before + 16
+
+
+def test_node_refusal_is_a_readable_error(chain: Chain) -> None:
+    stranger = make_accounts(1, "chain-stranger")[0]
+    with pytest.raises(TransactionRefusedError, match="not authorized"):
+        chain.transact(stranger, to=stranger.address, value=0)
+
+
+def test_unreachable_and_wrong_chain(embedded_node: NodeProcess) -> None:
+    with pytest.raises(ChainUnavailableError, match="cannot reach"):
+        _ = Chain(f"http://127.0.0.1:{free_port()}").chain_id
+    with pytest.raises(WrongChainError, match="expected 1"):
+        _ = Chain(embedded_node.url, chain_id=1).chain_id
