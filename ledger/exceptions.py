@@ -96,3 +96,23 @@ class ReferenceUsedError(TokenError):
 
 class RegistryError(ContractRevertError):
     """The resident registry refused an operation."""
+
+
+class KeystoreError(LedgerError):
+    """A keystore operation failed."""
+
+
+class UnknownAliasError(KeystoreError, LookupError):
+    """No keystore file has that alias."""
+
+
+class AliasExistsError(KeystoreError, FileExistsError):
+    """A keystore with that alias exists already (never overwritten)."""
+
+
+class WrongPasswordError(KeystoreError, ValueError):
+    """The password does not decrypt the keystore."""
+
+
+class InvalidKeyError(KeystoreError, ValueError):
+    """Not a private key, not a keystore file, or not a valid alias."""

@@ -2,21 +2,20 @@
 
 ``cityledger up`` calls this on first start of a data directory. Keys are generated fresh on each
 machine and stored only as Ethereum keystore v3 files; their password is generated too and kept
-in a mode-0600 file beside them (a demo convenience, like Besu's ``--password-file``).
+in a mode-0600 file beside them (a demo convenience, like Besu's ``--password-file``). Demo keys
+use a light scrypt cost so `make up` starts in seconds; real keys use ledger.keys' standard.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from eth_account import Account
 from eth_typing import ChecksumAddress
-from eth_utils import to_checksum_address
 
+from ledger.keys import KeyStore
 from ledger.node.config import ChainParams, GenesisConfig
 
 DEMO_ROLES = (
@@ -56,13 +55,10 @@ def init_devnet(
         return GenesisConfig.load(genesis_path), _read_accounts(keystore)
     password = secrets.token_urlsafe(24)
     _write_private(data_dir / PASSWORD_FILE, password)
-    keystore.mkdir(mode=0o700, exist_ok=True)
-    accounts = []
-    for alias in DEMO_ROLES:
-        account = Account.create()
-        encrypted = Account.encrypt(account.key, password, kdf="scrypt", iterations=scrypt_n)
-        _write_private(keystore / f"{alias}.json", json.dumps(encrypted))
-        accounts.append(DemoAccount(alias, account.address))
+    keys = KeyStore(keystore)
+    accounts = [
+        DemoAccount(alias, keys.create(alias, password, scrypt_n=scrypt_n)) for alias in DEMO_ROLES
+    ]
     genesis = GenesisConfig(
         config=ChainParams(),
         alloc={a.address: {"balance": DEMO_ETHER} for a in accounts},
@@ -73,10 +69,8 @@ def init_devnet(
 
 
 def _read_accounts(keystore: Path) -> list[DemoAccount]:
-    found = []
-    for path in sorted(keystore.glob("*.json")):
-        address = json.loads(path.read_text())["address"]
-        found.append(DemoAccount(path.stem, to_checksum_address(address)))
+    keys = KeyStore(keystore)
+    found = [DemoAccount(alias, keys.address(alias)) for alias in keys.aliases()]
     order = {alias: i for i, alias in enumerate(DEMO_ROLES)}
     return sorted(found, key=lambda a: order.get(a.alias, len(order)))
 

@@ -1,0 +1,152 @@
+"""Keys live only in encrypted Ethereum keystore v3 files (eth-account), one per alias.
+
+Files are written with mode 0600 in a 0700 directory and never overwritten. scrypt's cost
+defaults to n = 2**18 (geth's "standard"); tests and demo data pass a small n explicitly.
+A signer is unlocked with a password from a prompt, an environment variable or a file, or for
+automation from a private key in an environment variable — never from a setting with a default
+or anything that is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from eth_utils import to_checksum_address
+
+from ledger.exceptions import (
+    AliasExistsError,
+    InvalidKeyError,
+    UnknownAliasError,
+    WrongPasswordError,
+)
+
+STANDARD_SCRYPT_N = 2**18
+_ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+class KeyStore:
+    """A directory of keystore files named ``<alias>.json``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def aliases(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(p.stem for p in self.directory.glob("*.json"))
+
+    def path(self, alias: str) -> Path:
+        _check_alias(alias)
+        return self.directory / f"{alias}.json"
+
+    def document(self, alias: str) -> dict[str, Any]:
+        """The encrypted keystore JSON (what ``export`` hands out; no secret in clear)."""
+        path = self.path(alias)
+        try:
+            document: dict[str, Any] = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UnknownAliasError(
+                f"no key called {alias!r} in {self.directory} (see `wallet list`)"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise InvalidKeyError(f"{path} is not a keystore file: {exc}") from exc
+        return document
+
+    def address(self, alias: str) -> ChecksumAddress:
+        try:
+            return to_checksum_address(self.document(alias)["address"])
+        except (KeyError, ValueError) as exc:
+            raise InvalidKeyError(f"{self.path(alias)} has no valid address") from exc
+
+    def alias_of(self, address: str) -> str | None:
+        wanted = to_checksum_address(address)
+        return next((a for a in self.aliases() if self.address(a) == wanted), None)
+
+    def create(
+        self, alias: str, password: str, *, scrypt_n: int = STANDARD_SCRYPT_N
+    ) -> ChecksumAddress:
+        return self._store(alias, Account.create(), password, scrypt_n)
+
+    def import_private_key(
+        self, alias: str, private_key: str, password: str, *, scrypt_n: int = STANDARD_SCRYPT_N
+    ) -> ChecksumAddress:
+        try:
+            account = Account.from_key(private_key.strip())
+        except (ValueError, TypeError) as exc:
+            raise InvalidKeyError("that is not a valid private key (64 hex digits)") from exc
+        return self._store(alias, account, password, scrypt_n)
+
+    def import_keystore(self, alias: str, source: Path, password: str) -> ChecksumAddress:
+        """Copy a keystore file in after proving the password opens it."""
+        try:
+            document = json.loads(source.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidKeyError(f"{source} is not a readable keystore file") from exc
+        account: LocalAccount = Account.from_key(_decrypt(document, password))
+        self._write(alias, document)
+        return account.address
+
+    def unlock(self, alias: str, password: str) -> LocalAccount:
+        account: LocalAccount = Account.from_key(_decrypt(self.document(alias), password))
+        return account
+
+    def _store(
+        self, alias: str, account: LocalAccount, password: str, scrypt_n: int
+    ) -> ChecksumAddress:
+        document = Account.encrypt(account.key, password, kdf="scrypt", iterations=scrypt_n)
+        self._write(alias, document)
+        return account.address
+
+    def _write(self, alias: str, document: dict[str, Any]) -> None:
+        path = self.path(alias)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise AliasExistsError(f"a key called {alias!r} exists already") from None
+        with os.fdopen(fd, "w") as handle:
+            json.dump(document, handle)
+
+
+def signer_from_env(variable: str) -> LocalAccount | None:
+    """A signer from a private key in ``variable`` (for services and CI), if it is set."""
+    value = os.environ.get(variable)
+    if not value:
+        return None
+    try:
+        account: LocalAccount = Account.from_key(value.strip())
+    except (ValueError, TypeError) as exc:
+        raise InvalidKeyError(f"${variable} does not hold a valid private key") from exc
+    return account
+
+
+def read_password_file(path: Path) -> str:
+    try:
+        return path.read_text().rstrip("\n")
+    except OSError as exc:
+        raise InvalidKeyError(f"cannot read password file {path}: {exc.strerror}") from exc
+
+
+def _decrypt(document: dict[str, Any], password: str) -> bytes:
+    try:
+        return bytes(Account.decrypt(document, password))
+    except ValueError as exc:
+        if "MAC mismatch" in str(exc):
+            raise WrongPasswordError("wrong password for this key") from None
+        raise InvalidKeyError(f"not a usable keystore: {exc}") from exc
+    except (KeyError, TypeError) as exc:
+        raise InvalidKeyError("not a keystore v3 document") from exc
+
+
+def _check_alias(alias: str) -> None:
+    if not _ALIAS.match(alias):
+        raise InvalidKeyError(
+            f"{alias!r} is not a valid alias: use 1-40 lowercase letters, digits, - or _"
+        )
