@@ -181,7 +181,7 @@ function main() {
       if (hasLinkReferences(contract.evm.bytecode) || hasLinkReferences(contract.evm.deployedBytecode)) {
         fail(`${sourceName}:${contractName} needs library linking, which is not supported`);
       }
-      artifacts.set(contractName, {
+      const artifact = {
         contractName,
         sourceName,
         abi: contract.abi,
@@ -189,7 +189,13 @@ function main() {
         deployedBytecode: `0x${contract.evm.deployedBytecode.object}`,
         compiler,
         sourceHash: sourceHashes[sourceName],
-      });
+      };
+      // Where the runtime code holds `immutable` values (zero-filled in deployedBytecode, set by
+      // the constructor): `{astId: [{start, length}]}` byte ranges, so that a deployment check can
+      // compare eth_getCode with deployedBytecode outside them. Only written when there are any.
+      const immutables = contract.evm.deployedBytecode.immutableReferences ?? {};
+      if (Object.keys(immutables).length > 0) artifact.immutableReferences = immutables;
+      artifacts.set(contractName, artifact);
     }
   }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -157,7 +158,12 @@ def genesis(
         alloc[address] = {"balance": int(amount)}
     try:
         document = GenesisConfig.model_validate(
-            {"config": ChainParams(chain_id=chain_id), "alloc": alloc, "allowlist": list(alloc)}
+            {
+                "config": ChainParams(chain_id=chain_id),
+                "timestamp": int(time.time()),
+                "alloc": alloc,
+                "allowlist": list(alloc),
+            }
         )
     except ValueError as exc:
         raise _fail(f"invalid genesis: {exc}") from None

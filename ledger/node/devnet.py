@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def init_devnet(
     ]
     genesis = GenesisConfig(
         config=ChainParams(),
+        timestamp=int(time.time()),
         alloc={a.address: {"balance": DEMO_ETHER} for a in accounts},
         allowlist=[a.address for a in accounts],
     )

@@ -279,6 +279,11 @@ class Node:
         Runs on the sealer thread (tests may call it directly on a node they did not start).
         """
         parent = self._head
+        ahead = parent.timestamp + 1 - time.time() - self.options.max_clock_drift
+        if ahead > 0:
+            # Block stamps must grow by a second each; under a burst of small blocks the
+            # chain's clock would run ahead of the wall clock. Wait instead (the batch grows).
+            time.sleep(ahead)
         with self._pool.lock:
             nonces = {s: self._head_accounts.get_nonce(s) for s in self._pool.senders()}
         batch = self._pool.take_batch(self.options.max_batch_size, nonces)
@@ -417,7 +422,13 @@ class Node:
         return bytes(computation.output)
 
     def estimate_gas(self, message: CallMessage, header: BlockHeaderAPI) -> int:
-        """The least gas with which ``message`` succeeds, within 1.5% (as geth does)."""
+        """The least gas with which ``message`` succeeds, within 1.5% (as geth does).
+
+        It runs in the context of a block on top of ``header`` (next number, current time), as
+        the transaction will: code that stores ``block.timestamp`` costs more when the stamp
+        is not zero, so estimating on a genesis stamped 0 would come out short.
+        """
+        header = self._pending_header(header)
         cap = min(message.gas or self.options.rpc_gas_cap, self.options.rpc_gas_cap)
         computation = self._execute(message, header, cap)
         _raise_if_failed(computation)
@@ -435,6 +446,14 @@ class Node:
             else:
                 low = middle
         return max(high, calldata_floor_gas(message.data))
+
+    def _pending_header(self, parent: BlockHeaderAPI) -> BlockHeaderAPI:
+        return self._chain.create_header_from_parent(
+            parent,
+            timestamp=max(int(time.time()), parent.timestamp + 1),
+            gas_limit=parent.gas_limit,
+            coinbase=to_canonical_address(self.genesis.coinbase),
+        )
 
     def _succeeds(self, message: CallMessage, header: BlockHeaderAPI, gas: int) -> bool:
         try:

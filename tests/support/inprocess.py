@@ -13,6 +13,8 @@ from tests.support.accounts import CHAIN_ID
 
 
 def open_node(data_dir: Path, genesis: GenesisConfig, **options: Any) -> Node:
+    """Tests seal many blocks a second, so the clock-drift brake is off here."""
+    options.setdefault("max_clock_drift", 10.0**9)
     return Node.open(genesis, NodeOptions(data_dir=data_dir, fsync=False, **options))
 
 
