@@ -55,7 +55,7 @@ class Chain:
         self._nonces: dict[str, int] = {}
 
     @contextmanager
-    def _rpc(self) -> Iterator[None]:
+    def rpc_errors(self) -> Iterator[None]:
         """Turn transport failures into ChainUnavailableError, reverts into domain errors."""
         try:
             yield
@@ -77,7 +77,7 @@ class Chain:
     @cached_property
     def chain_id(self) -> int:
         """The node's chain id, checked against the configured one on first use."""
-        with self._rpc():
+        with self.rpc_errors():
             actual = self.w3.eth.chain_id
         if self._expected_chain_id is not None and actual != self._expected_chain_id:
             raise WrongChainError(
@@ -91,11 +91,11 @@ class Chain:
     def call(self, function: ContractFunction, *, sender: str | None = None) -> Any:
         """Read through ``eth_call``; a revert raises its domain exception."""
         params: TxParams = {"from": Web3.to_checksum_address(sender)} if sender else {}
-        with self._rpc():
+        with self.rpc_errors():
             return function.call(params)
 
     def block_number(self) -> int:
-        with self._rpc():
+        with self.rpc_errors():
             return self.w3.eth.block_number
 
     def transact(
@@ -118,14 +118,14 @@ class Chain:
                 tx["to"] = Web3.to_checksum_address(to)
             tx["data"] = HexBytes(data)
         self.chain_id  # noqa: B018 - verify the network before anything is signed
-        with self._rpc():
+        with self.rpc_errors():
             self.w3.eth.call(tx)  # a revert raises here, with its reason, before any signature
             estimate = self.w3.eth.estimate_gas(tx) if gas is None else gas
         tx["gas"] = estimate if gas is not None else estimate * (100 + GAS_MARGIN_PERCENT) // 100
         return self.wait(self._sign_and_send(signer, tx))
 
     def _sign_and_send(self, signer: LocalAccount, tx: TxParams) -> HexBytes:
-        with self._rpc():
+        with self.rpc_errors():
             tip = self.w3.eth.max_priority_fee
             base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
         tx.update(
@@ -139,7 +139,7 @@ class Chain:
             tx["nonce"] = Nonce(self._next_nonce(signer.address, resync=attempt > 0))
             raw = signer.sign_transaction(dict(tx)).raw_transaction  # type: ignore[arg-type]
             try:
-                with self._rpc():
+                with self.rpc_errors():
                     return HexBytes(self.w3.eth.send_raw_transaction(raw))
             except Web3RPCError as exc:
                 message = str(exc.message or exc)
@@ -154,7 +154,7 @@ class Chain:
     def send_raw(self, raw: bytes) -> HexBytes:
         """Relay a transaction someone else signed (the API's non-custodial path)."""
         try:
-            with self._rpc():
+            with self.rpc_errors():
                 return HexBytes(self.w3.eth.send_raw_transaction(raw))
         except Web3RPCError as exc:
             raise TransactionRefusedError(
@@ -164,9 +164,9 @@ class Chain:
     def wait(self, tx_hash: HexBytes) -> TxReceipt:
         """The receipt, or the reason the transaction failed."""
         try:
-            with self._rpc():
+            with self.rpc_errors():
                 receipt = self.w3.eth.wait_for_transaction_receipt(
-                    tx_hash, timeout=self._receipt_timeout, poll_latency=0.05
+                    tx_hash, timeout=self._receipt_timeout, poll_latency=0.02
                 )
         except TimeExhausted as exc:
             raise TransactionFailedError(
@@ -178,7 +178,7 @@ class Chain:
 
     def _failure(self, receipt: TxReceipt) -> Exception:
         """Replay a failed transaction at its block to recover the revert reason."""
-        with self._rpc():
+        with self.rpc_errors():
             tx = self.w3.eth.get_transaction(receipt["transactionHash"])
         replay: TxParams = {
             "from": tx["from"],
@@ -187,7 +187,7 @@ class Chain:
             "value": tx["value"],
         }
         try:
-            with self._rpc():
+            with self.rpc_errors():
                 self.w3.eth.call(replay, receipt["blockNumber"] - 1)
         except Exception as exc:  # the replay's revert is the best explanation we have
             return exc
@@ -196,7 +196,7 @@ class Chain:
         )
 
     def _next_nonce(self, address: ChecksumAddress, *, resync: bool = False) -> int:
-        with self._nonce_lock, self._rpc():
+        with self._nonce_lock, self.rpc_errors():
             pending = self.w3.eth.get_transaction_count(address, "pending")
             known = -1 if resync else self._nonces.get(address, -1)
             nonce = max(pending, known)

@@ -91,6 +91,13 @@ def node(
     rpc_max_log_range: Annotated[
         int, typer.Option(help="Most blocks one eth_getLogs query may scan.")
     ] = 10_000,
+    max_clock_drift: Annotated[
+        float,
+        typer.Option(
+            help="Seconds block stamps may run ahead of the wall clock (each block adds at "
+            "least 1 s); beyond it sealing slows to one block a second."
+        ),
+    ] = 60.0,
     log_level: LogLevel = "info",
     log_format: LogFmt = "console",
 ) -> None:
@@ -105,7 +112,12 @@ def node(
     except LedgerError as exc:
         raise _fail(str(exc)) from None
     options = _options(genesis, data_dir, host, port, block_period, max_batch, max_nonce_gap, fsync)
-    _run(genesis, options.model_copy(update={"max_log_block_range": rpc_max_log_range}))
+    _run(
+        genesis,
+        options.model_copy(
+            update={"max_log_block_range": rpc_max_log_range, "max_clock_drift": max_clock_drift}
+        ),
+    )
 
 
 def up(

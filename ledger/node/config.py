@@ -161,6 +161,6 @@ class NodeOptions(BaseModel):
     max_log_block_range: int = Field(default=10_000, gt=0)
     max_log_results: int = Field(default=10_000, gt=0)
     fsync: bool = True
-    max_clock_drift: float = Field(default=2.0, ge=0)
+    max_clock_drift: float = Field(default=60.0, ge=0)
     """How far (s) block timestamps may run ahead of the wall clock before sealing waits."""
     admin_token: str | None = None

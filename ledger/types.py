@@ -1,0 +1,72 @@
+"""Domain values: whole-won amounts, account kinds, and the 32-byte references on chain."""
+
+from __future__ import annotations
+
+import re
+from enum import IntEnum
+from typing import NewType
+
+KRW = NewType("KRW", int)
+"""An amount of the local currency in whole won (the token has 0 decimals: 1 token = 1 KRW)."""
+
+_AMOUNT = re.compile(r"^(?:₩|KRW\s*)?\s*(\d{1,3}(?:,\d{3})+|\d+)\s*(?:원|KRW)?$", re.IGNORECASE)
+
+
+class AccountKind(IntEnum):
+    """Mirrors ``IResidentRegistry.AccountKind``."""
+
+    NONE = 0
+    RESIDENT = 1
+    MERCHANT = 2
+    CITY_SERVICE = 3
+    PROSUMER = 4
+    DATA_BUYER = 5
+    ISSUER = 6
+
+
+class AccountStatus(IntEnum):
+    """Mirrors ``IResidentRegistry.AccountStatus``."""
+
+    NONE = 0
+    ACTIVE = 1
+    FROZEN = 2
+    RETIRED = 3
+
+
+def parse_krw(text: str) -> KRW:
+    """Read '12345', '12,345', '₩12,345' or '12,345원'; refuse fractions, signs and zero."""
+    match = _AMOUNT.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not an amount in whole won (e.g. 12,345 or ₩12,345)")
+    value = int(match.group(1).replace(",", ""))
+    if value == 0:
+        raise ValueError("the amount must be at least ₩1")
+    return KRW(value)
+
+
+def format_krw(amount: int) -> str:
+    return f"-₩{-amount:,}" if amount < 0 else f"₩{amount:,}"
+
+
+def reference(text: str) -> bytes:
+    """A deposit/settlement reference as bytes32: up to 32 bytes of text, zero-padded.
+
+    Short references (a bank transfer id) stay readable on chain and in events; a reference
+    must not carry personal data.
+    """
+    if text.startswith("0x") and len(text) == 66:
+        return bytes.fromhex(text[2:])
+    raw = text.encode()
+    if not raw or len(raw) > 32:
+        raise ValueError(f"a reference is 1 to 32 bytes of text, got {len(raw)}: {text!r}")
+    return raw.ljust(32, b"\0")
+
+
+def reference_text(value: bytes) -> str:
+    """Back from bytes32 to the text (or 0x-hex if it was not text)."""
+    stripped = value.rstrip(b"\0")
+    try:
+        text = stripped.decode()
+    except UnicodeDecodeError:
+        return "0x" + value.hex()
+    return text if text.isprintable() and text else "0x" + value.hex()
