@@ -10,6 +10,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from tests.support.accounts import CHAIN_ID, FUNDS, make_accounts, write_genesis
+from tests.support.city import TestCity, deploy_test_city
 from tests.support.processes import ANVIL, AnvilProcess, NodeProcess, free_port, rpc
 
 ACCOUNT_COUNT = 10
@@ -74,6 +75,26 @@ def any_chain(request: pytest.FixtureRequest) -> Web3:
     w3 = Web3(Web3.HTTPProvider(target.url, request_kwargs={"timeout": 30}))
     assert w3.eth.chain_id == CHAIN_ID
     return w3
+
+
+@pytest.fixture(scope="module")
+def test_city(
+    embedded_node: NodeProcess,
+    accounts: list[LocalAccount],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> TestCity:
+    """The city's contracts deployed on this module's embedded node (see tests/support/city)."""
+    manifest = tmp_path_factory.mktemp("deployments") / "test.json"
+    return deploy_test_city(embedded_node.url, accounts, manifest)
+
+
+@pytest.fixture(scope="module")
+def anvil_city(
+    anvil: AnvilProcess, accounts: list[LocalAccount], tmp_path_factory: pytest.TempPathFactory
+) -> TestCity:
+    """The same deployment on anvil, for suites that must hold on a second client."""
+    manifest = tmp_path_factory.mktemp("deployments") / "anvil.json"
+    return deploy_test_city(anvil.url, accounts, manifest)
 
 
 @pytest.fixture
