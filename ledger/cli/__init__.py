@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ledger.cli import admin, deploy
 from ledger.cli import node as node_commands
 
 app = typer.Typer(
@@ -16,3 +17,5 @@ app = typer.Typer(
 app.command("node")(node_commands.node)
 app.command("up")(node_commands.up)
 app.command("genesis")(node_commands.genesis)
+app.command("deploy")(deploy.deploy)
+app.add_typer(admin.app, name="admin")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
 
+import httpx
+import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -14,7 +17,7 @@ from rich.table import Table
 from ledger.exceptions import LedgerError
 from ledger.logging import LogFormat, configure_logging
 from ledger.node.config import GenesisConfig, NodeOptions
-from ledger.node.devnet import PASSWORD_FILE, init_devnet
+from ledger.node.devnet import init_devnet
 
 console = Console(stderr=True)
 
@@ -126,9 +129,11 @@ def up(
     port: Port = 8545,
     log_level: LogLevel = "info",
 ) -> None:
-    """Run the platform with demo data: for now the embedded chain with funded demo accounts.
+    """Run the platform with demo data: the embedded chain, the city's contracts and a small
+    demo district (residents, merchants, top-ups, a purchase).
 
-    The first run creates a genesis and demo keystores under DATA_DIR; later runs reuse them.
+    The first run creates a genesis, demo keystores and a deployment under DATA_DIR; later
+    runs reuse them. `source DATA_DIR/env` points the CLIs at this chain.
     """
     configure_logging(log_level, "console")
     try:
@@ -141,13 +146,48 @@ def up(
     for account in accounts:
         table.add_row(account.alias, account.address)
     console.print(table)
-    console.print(
-        f"JSON-RPC: [bold]http://{host}:{port}[/bold]   keystores: {data_dir / 'keystore'}   "
-        f"password file: {data_dir / PASSWORD_FILE}"
-    )
+    url = f"http://{host}:{port}"
+    threading.Thread(target=_seed_when_serving, args=(data_dir, url), daemon=True).start()
     _run(
         genesis,
         _options(genesis, data_dir / "node", host, port, None, None, None, fsync=True),
+    )
+
+
+def _seed_when_serving(data_dir: Path, url: str) -> None:
+    """Deploy and seed once the node answers; the node keeps serving if this fails."""
+    from ledger.demo import DEPLOYMENTS_DIR, NETWORK, PEPPER_FILE, seed_demo
+    from ledger.node.devnet import KEYSTORE_DIR, PASSWORD_FILE
+
+    log = structlog.get_logger("cityledger.up")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/health", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    try:
+        demo = seed_demo(data_dir, url)
+    except Exception as exc:
+        log.error("demo_setup_failed", error=str(exc))
+        return
+    root = data_dir.resolve()
+    (data_dir / "env").write_text(
+        f"export CITYLEDGER_RPC_URL={url}\n"
+        f"export CITYLEDGER_NETWORK={NETWORK}\n"
+        f"export CITYLEDGER_DEPLOYMENTS_DIR={root / DEPLOYMENTS_DIR}\n"
+        f"export CITYLEDGER_KEYSTORE_DIR={root / KEYSTORE_DIR}\n"
+        f"export CITYLEDGER_PASSWORD_FILE={root / PASSWORD_FILE}\n"
+        f"export CITYLEDGER_CREDENTIAL_PEPPER_FILE={root / PEPPER_FILE}\n"
+    )
+    log.info(
+        "platform_ready",
+        rpc=url,
+        token=demo.city.token.address,
+        registry=demo.city.registry.address,
+        manifest=str(demo.manifest_path),
+        env=f"source {data_dir / 'env'}",
     )
 
 

@@ -28,6 +28,7 @@ from ledger.exceptions import (
     TokenPausedError,
     TransactionFailedError,
 )
+from ledger.types import reference_text
 
 _PANICS = {
     0x01: "assertion failed",
@@ -39,46 +40,78 @@ _PANICS = {
 }
 
 MESSAGES: dict[str, tuple[type[ContractRevertError], str]] = {
+    # OpenZeppelin AccessManager / AccessManaged
     "AccessManagedUnauthorized": (AccessDeniedError, "{caller} lacks the role for this call"),
+    "AccessManagedRequiredDelay": (
+        AccessDeniedError,
+        "{caller}'s role needs this call scheduled {delay} s ahead: schedule it first",
+    ),
     "AccessManagerUnauthorizedAccount": (
         AccessDeniedError,
         "{msgsender} lacks role {roleId} for this call",
     ),
     "AccessManagerUnauthorizedCall": (AccessDeniedError, "{caller} may not call this function"),
-    "AccessManagedRequiredDelay": (
+    "AccessManagerUnauthorizedCancel": (
         AccessDeniedError,
-        "{caller}'s role needs this call scheduled and delayed by {delay} s first",
+        "{msgsender} may not cancel {caller}'s scheduled call",
     ),
+    "AccessManagerNotScheduled": (AccessDeniedError, "operation {operationId} is not scheduled"),
+    "AccessManagerNotReady": (AccessDeniedError, "operation {operationId} is not due yet"),
+    "AccessManagerExpired": (AccessDeniedError, "operation {operationId} expired"),
+    "AccessManagerAlreadyScheduled": (
+        AccessDeniedError,
+        "operation {operationId} is already scheduled",
+    ),
+    "AccessManagerLockedRole": (AccessDeniedError, "role {roleId} cannot be granted or revoked"),
+    # ERC-20 / EIP-2612 / Pausable
     "ERC20InsufficientBalance": (
         InsufficientBalanceError,
-        "insufficient balance: {sender} has {balance:,}, needs {needed:,}",
+        "insufficient balance: {sender} has ₩{balance:,}, needs ₩{needed:,}",
     ),
     "ERC20InsufficientAllowance": (
         InsufficientBalanceError,
-        "insufficient allowance: {spender} may spend {allowance:,}, needs {needed:,}",
+        "insufficient allowance: {spender} may spend ₩{allowance:,}, needs ₩{needed:,}",
     ),
+    "ERC20InvalidReceiver": (TokenError, "{receiver} cannot receive tokens"),
     "ERC2612ExpiredSignature": (TokenError, "the permit expired at {deadline}"),
-    "ERC2612InvalidSigner": (TokenError, "the permit is signed by {signer}, not {owner}"),
-    "EnforcedPause": (TokenPausedError, "the city token is paused"),
+    "ERC2612InvalidSigner": (TokenError, "the permit is signed by {signer}, not by {owner}"),
+    "EnforcedPause": (TokenPausedError, "the city token is paused: nothing moves until unpaused"),
     "ExpectedPause": (TokenError, "the city token is not paused"),
+    # CityToken
     "CityTokenAccountNotActive": (
         AccountNotActiveError,
         "account {account} is not active (not registered, frozen or retired)",
     ),
-    "CityTokenDepositRefUsed": (ReferenceUsedError, "deposit reference {ref} was already used"),
+    "CityTokenAccountNotRetired": (TokenError, "account {account} is not retired"),
+    "CityTokenDepositRefUsed": (
+        ReferenceUsedError,
+        "deposit reference {depositRef} was already used",
+    ),
     "CityTokenSettlementRefUsed": (
         ReferenceUsedError,
-        "settlement reference {ref} was already used",
+        "settlement reference {settlementRef} was already used",
     ),
+    "CityTokenEmptyReference": (TokenError, "a non-empty reference is required"),
+    "CityTokenZeroAmount": (TokenError, "the amount must be at least ₩1"),
+    "CityTokenZeroAddress": (TokenError, "the zero address is not an account"),
     "CityTokenMintAboveLimit": (
         TokenError,
-        "mint of {amount:,} is above the limit of {limit:,}: schedule mintAboveLimit",
+        "a mint of ₩{amount:,} is above the limit of ₩{limit:,}: schedule it as a large mint",
     ),
+    # ResidentRegistry
     "ResidentRegistryAlreadyRegistered": (RegistryError, "{account} is already registered"),
     "ResidentRegistryNotRegistered": (RegistryError, "{account} is not registered"),
     "ResidentRegistryNotActive": (RegistryError, "{account} is not active"),
     "ResidentRegistryNotFrozen": (RegistryError, "{account} is not frozen"),
     "ResidentRegistryRetired": (RegistryError, "{account} was retired by a key recovery"),
+    "ResidentRegistryInvalidKind": (RegistryError, "choose an account kind"),
+    "ResidentRegistryEmptyCredential": (RegistryError, "a credential hash is required"),
+    "ResidentRegistryZeroAddress": (RegistryError, "the zero address is not an account"),
+    "ResidentRegistryTokenAlreadySet": (RegistryError, "the registry's token is already set"),
+    "ResidentRegistryTokenMismatch": (
+        RegistryError,
+        "token {token} does not use this registry",
+    ),
 }
 
 
@@ -154,6 +187,8 @@ def _decode_one(kind: str, payload: bytes) -> Any:
 def _readable(kind: str, value: Any) -> Any:
     if kind == "address":
         return to_checksum_address(value)
+    if kind == "bytes32" and isinstance(value, bytes):
+        return reference_text(value)  # references are short text; other words stay hex
     if kind.startswith("bytes") and isinstance(value, bytes):
         return "0x" + value.hex()
     return value

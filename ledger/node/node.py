@@ -25,6 +25,7 @@ from eth.db.account import AccountDB
 from eth.exceptions import BlockNotFound, HeaderNotFound, TransactionNotFound
 from eth.vm.forks.london.constants import ELASTICITY_MULTIPLIER
 from eth.vm.spoof import SpoofTransaction
+from eth_keys.exceptions import BadSignature
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError, encode_hex, to_canonical_address
 
@@ -266,9 +267,10 @@ class Node:
                 rpc_codes.WRONG_CHAIN_ID,
             )
         try:
-            tx.check_signature_validity()
+            tx.validate()  # field ranges, including the signature's (low s, v parity)
+            # One recovery: py-evm caches ``sender`` on the object, which the sealer reuses.
             return Address(tx.sender)
-        except (ValidationError, ValueError) as exc:
+        except (ValidationError, ValueError, BadSignature) as exc:
             raise TransactionRejected(
                 f"invalid transaction signature: {exc}", rpc_codes.INVALID_SIGNATURE
             ) from exc
@@ -310,6 +312,16 @@ class Node:
 
     def _adopt(self, sealed: SealedBlock) -> None:
         """Make a committed block the head and settle its batch in the pool."""
+        if sealed.block is not None:
+            # Receipts are polled right after sealing: serve them from what we just built
+            # instead of decoding the block again and recovering every sender.
+            self._cache_context(
+                _context(
+                    sealed.block,
+                    sealed.receipts,
+                    tuple(p.sender for p in sealed.included),
+                )
+            )
         with self._pool.lock:
             if sealed.block is not None:
                 self._head = sealed.block.header
@@ -365,16 +377,15 @@ class Node:
         block = self._chain.get_block_by_header(header)
         receipts = block.get_receipts(self._chain.chaindb)
         senders = tuple(Address(tx.sender) for tx in block.transactions)
-        offsets, running = [], 0
-        for receipt in receipts:
-            offsets.append(running)
-            running += len(receipt.logs)
-        context = BlockContext(header, block, tuple(receipts), senders, tuple(offsets))
+        context = _context(block, receipts, senders)
+        self._cache_context(context)
+        return context
+
+    def _cache_context(self, context: BlockContext) -> None:
         with self._contexts_lock:
-            self._contexts[header.hash] = context
+            self._contexts[context.header.hash] = context
             while len(self._contexts) > _CONTEXT_CACHE_BLOCKS:
                 self._contexts.popitem(last=False)
-        return context
 
     def accounts_at(self, header: BlockHeaderAPI) -> AccountDB:
         return AccountDB(self._chain.chaindb.db, header.state_root)
@@ -532,6 +543,16 @@ class Node:
             if header is None:
                 return
             yield header
+
+
+def _context(
+    block: BlockAPI, receipts: Sequence[ReceiptAPI], senders: tuple[Address, ...]
+) -> BlockContext:
+    offsets, running = [], 0
+    for receipt in receipts:
+        offsets.append(running)
+        running += len(receipt.logs)
+    return BlockContext(block.header, block, tuple(receipts), senders, tuple(offsets))
 
 
 def sender_allowed(allowlist: AccountAllowlist, sender: Address) -> bool:

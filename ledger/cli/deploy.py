@@ -1,0 +1,81 @@
+"""`cityledger deploy`: put the city's contracts on a chain (or verify they are there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from eth_utils import is_address, to_checksum_address
+
+from ledger.chain import Chain
+from ledger.cli.common import (
+    DeploymentsDir,
+    JsonOutput,
+    KeystoreDir,
+    Network,
+    PasswordFile,
+    RpcUrl,
+    SignerAlias,
+    console,
+    emit,
+    friendly_errors,
+    load_signer,
+    settings,
+)
+from ledger.deploy import DeployPlan, deploy_city
+from ledger.roles import Role
+
+
+def parse_grant(text: str) -> tuple[Role, str, int]:
+    """ROLE=ADDRESS[@DELAY_SECONDS], e.g. treasury=0xabc… or treasury-large=0xabc…@86400."""
+    role_text, _, rest = text.partition("=")
+    address, _, delay = rest.partition("@")
+    if not is_address(address):
+        raise ValueError(f"--grant {text!r}: expected ROLE=ADDRESS[@DELAY], e.g. treasury=0x…")
+    if delay and not delay.isdigit():
+        raise ValueError(f"--grant {text!r}: the delay is whole seconds")
+    return Role.parse(role_text), to_checksum_address(address), int(delay or 0)
+
+
+@friendly_errors
+def deploy(
+    admin: Annotated[str, typer.Option(help="The city's admin account (gets ADMIN at the end).")],
+    rpc_url: RpcUrl = None,
+    network: Network = "local",
+    deployments_dir: DeploymentsDir = Path("deployments"),
+    signer: SignerAlias = None,
+    keystore_dir: KeystoreDir = Path(".cityledger/keystore"),
+    password_file: PasswordFile = None,
+    mint_limit: Annotated[
+        int, typer.Option(help="Largest mint (₩) without the delayed treasury-large role.")
+    ] = 10_000_000,
+    grant: Annotated[
+        list[str] | None,
+        typer.Option(help="ROLE=ADDRESS[@DELAY] to grant at deployment (repeatable)."),
+    ] = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Deploy and wire CityAuthority, ResidentRegistry and CityToken; write the manifest.
+
+    Re-running verifies the deployment and changes nothing; a run that stopped half-way
+    resumes where it stopped.
+    """
+    if not is_address(admin):
+        raise ValueError(f"--admin {admin!r} is not an address")
+    config = settings(rpc_url, network, deployments_dir)
+    grants: dict[Role, list[tuple[str, int]]] = {}
+    for text in grant or []:
+        role, address, delay = parse_grant(text)
+        grants.setdefault(role, []).append((address, delay))
+    deployer = load_signer(signer, keystore_dir, password_file)
+    plan = DeployPlan(network, to_checksum_address(admin), mint_limit, grants)
+    chain = Chain(config.rpc_url, chain_id=config.chain_id)
+    manifest = deploy_city(chain, deployer, plan, config.deployment_file)
+    if json_output:
+        emit(manifest.__dict__)
+        return
+    console.print(f"[green]deployed[/green] {network} on chain {manifest.chain_id}:")
+    for name, entry in manifest.contracts.items():
+        console.print(f"  {name:<17} {entry['address']}  (block {entry['block']})")
+    console.print(f"manifest: {config.deployment_file}")

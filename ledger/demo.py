@@ -1,0 +1,111 @@
+"""Demo data for `make up`: the city's contracts deployed on the dev chain and a small district.
+
+Everything here is idempotent (deployment resumes or verifies; registrations and mints are
+skipped when already on chain), so `make up` can be run again and again on the same data dir.
+Amounts follow ../shared/WORKLOAD.md: monthly top-ups of 10만-30만 KRW, a ₩15,000 purchase.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from eth_account.signers.local import LocalAccount
+
+from ledger.chain import Chain
+from ledger.city import City
+from ledger.contracts.registry import credential_hash
+from ledger.deploy import DeployPlan, deploy_city
+from ledger.keys import KeyStore
+from ledger.node.devnet import KEYSTORE_DIR, PASSWORD_FILE
+from ledger.roles import Role
+from ledger.types import AccountKind, AccountStatus
+
+log = structlog.get_logger("cityledger.demo")
+
+PEPPER_FILE = "credential-pepper"
+DEPLOYMENTS_DIR = "deployments"
+NETWORK = "local"
+LARGE_MINT_DELAY = 3_600
+
+DISTRICTS = (5101, 5102, 5103, 5104)
+"""Four demo districts of the 5-1 life zone (codes are ours)."""
+
+MEMBERS: tuple[tuple[str, AccountKind, int], ...] = (
+    ("resident-1", AccountKind.RESIDENT, DISTRICTS[0]),
+    ("resident-2", AccountKind.RESIDENT, DISTRICTS[1]),
+    ("resident-3", AccountKind.RESIDENT, DISTRICTS[2]),
+    ("merchant-1", AccountKind.MERCHANT, DISTRICTS[0]),
+    ("merchant-2", AccountKind.MERCHANT, DISTRICTS[3]),
+    ("city-service", AccountKind.CITY_SERVICE, DISTRICTS[0]),
+)
+TOP_UPS: tuple[tuple[str, int, str], ...] = (
+    ("resident-1", 300_000, "DEMO-DEP-0001"),
+    ("resident-2", 200_000, "DEMO-DEP-0002"),
+    ("resident-3", 100_000, "DEMO-DEP-0003"),
+)
+PURCHASE = ("resident-1", "merchant-1", 15_000)
+
+
+@dataclass(frozen=True)
+class DemoCity:
+    city: City
+    manifest_path: Path
+
+
+def seed_demo(data_dir: Path, rpc_url: str) -> DemoCity:
+    """Deploy (or verify) the contracts and make sure the demo district exists."""
+    keys = KeyStore(data_dir / KEYSTORE_DIR)
+    password = (data_dir / PASSWORD_FILE).read_text()
+
+    def signer(alias: str) -> LocalAccount:
+        return keys.unlock(alias, password)
+
+    address = keys.address
+    admin = signer("admin")
+    plan = DeployPlan(
+        network=NETWORK,
+        admin=admin.address,
+        grants={
+            Role.TREASURY: [(address("treasury"), 0)],
+            Role.TREASURY_LARGE: [(address("treasury"), LARGE_MINT_DELAY)],
+            Role.REGISTRAR: [(address("registrar"), 0)],
+            Role.MERCHANT_ADMIN: [(address("merchant-admin"), 0)],
+            Role.PAUSER: [(admin.address, 0)],
+        },
+    )
+    manifest_path = data_dir / DEPLOYMENTS_DIR / f"{NETWORK}.json"
+    chain = Chain(rpc_url)
+    city = City.at(chain, deploy_city(chain, admin, plan, manifest_path))
+    pepper = _pepper(data_dir / PEPPER_FILE)
+
+    registrar = signer("registrar")
+    for alias, kind, district in MEMBERS:
+        if city.registry.registration_of(address(alias)).status is AccountStatus.NONE:
+            credential = credential_hash(f"demo:{alias}", pepper)
+            city.registry.register(registrar, address(alias), kind, district, credential)
+            log.info("demo_registered", alias=alias, kind=kind.name.lower())
+
+    treasury = signer("treasury")
+    for alias, amount, ref in TOP_UPS:
+        if not city.token.deposit_ref_used(ref):
+            city.token.mint(treasury, address(alias), amount, ref)
+            log.info("demo_minted", alias=alias, amount=amount, ref=ref)
+
+    payer, payee, amount = PURCHASE
+    if not city.token.events(
+        "Transfer", argument_filters={"from": address(payer), "to": address(payee)}
+    ):
+        city.token.transfer(signer(payer), address(payee), amount)
+        log.info("demo_purchase", payer=payer, payee=payee, amount=amount)
+    return DemoCity(city, manifest_path)
+
+
+def _pepper(path: Path) -> bytes:
+    """The demo's secret for credential hashes, made once (mode 0600)."""
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().encode()
