@@ -8,7 +8,7 @@ would not check again.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -291,7 +291,7 @@ def supply(ctx: typer.Context, json_output: JsonOutput = False) -> None:
                 "minted": minted,
                 "burned": burned,
                 "outstanding": outstanding,
-                "changes": [r.__dict__ for r in records],
+                "changes": [asdict(r) for r in records],
             }
         )
         return
