@@ -16,6 +16,7 @@ from typing import Any
 import requests
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
+from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
@@ -143,6 +144,9 @@ class Chain:
                     return HexBytes(self.w3.eth.send_raw_transaction(raw))
             except Web3RPCError as exc:
                 message = str(exc.message or exc)
+                if "already known" in message:
+                    # A retried request whose first attempt got through: same bytes, same tx.
+                    return HexBytes(keccak(raw))
                 if "nonce too low" in message and attempt == 0:
                     continue  # someone else used this account: re-read the nonce once
                 self._forget_nonce(signer.address)

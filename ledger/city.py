@@ -27,19 +27,27 @@ class City:
 
     @classmethod
     def connect(cls, settings: LedgerSettings, manifest_path: Path | None = None) -> City:
+        """The deployment named by ``settings``, on a node proven to serve it."""
         path = manifest_path or settings.deployment_file
-        if not path.exists():
-            raise DeploymentError(
-                f"no deployment manifest at {path}: run `cityledger deploy` (or `make up`) first, "
-                "or point CITYLEDGER_DEPLOYMENTS_DIR/--network at the right one"
-            )
-        manifest = Manifest.load(path)
-        if not manifest.complete:
-            raise DeploymentError(f"the deployment in {path} is incomplete: rerun the deploy")
+        manifest = load_manifest(path)
         chain = Chain(
             settings.rpc_url, chain_id=manifest.chain_id, receipt_timeout=settings.receipt_timeout
         )
-        return cls.at(chain, manifest)
+        city = cls.at(chain, manifest)
+        city.verify(path)
+        return city
+
+    def verify(self, path: Path) -> None:
+        """Fail early on a node of another chain, or one without the deployed contracts
+        (a dev chain that was reset), rather than reading zeros from empty addresses."""
+        chain_id = self.chain.chain_id  # raises ChainUnavailableError / WrongChainError
+        with self.chain.rpc_errors():
+            code = self.chain.w3.eth.get_code(self.token.address)
+        if not code:
+            raise DeploymentError(
+                f"no CityToken contract at {self.token.address} on chain {chain_id}: "
+                f"{path} describes another deployment (was the chain reset?)"
+            )
 
     @classmethod
     def at(cls, chain: Chain, manifest: Manifest) -> City:
@@ -50,3 +58,17 @@ class City:
             ResidentRegistry(chain, manifest.address("ResidentRegistry")),
             CityToken(chain, manifest.address("CityToken")),
         )
+
+
+def load_manifest(path: Path) -> Manifest:
+    """A finished deployment's manifest, or a DeploymentError saying what to do."""
+    if not path.exists():
+        raise DeploymentError(
+            f"no deployment manifest at {path}: run `cityledger deploy` (or `make up`) first, "
+            "or point --deployments-dir/--network (CITYLEDGER_DEPLOYMENTS_DIR/"
+            "CITYLEDGER_NETWORK) at the city's deployment"
+        )
+    manifest = Manifest.load(path)
+    if not manifest.complete:
+        raise DeploymentError(f"the deployment in {path} is incomplete: rerun the deploy")
+    return manifest

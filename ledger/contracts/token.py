@@ -73,6 +73,11 @@ class CityToken(ContractWrapper):
     def transfer(self, signer: LocalAccount, to: str, amount: int) -> TxReceipt:
         return self._send(signer, "transfer", to, amount)
 
+    def check_transfer(self, sender: str, to: str, amount: int) -> None:
+        """Dry-run a transfer as ``sender`` (eth_call): raises the reason it would fail,
+        before anyone is asked for a password or signs anything."""
+        self.chain.call(self._fn("transfer", to, amount), sender=sender)
+
     def mint(self, signer: LocalAccount, to: str, amount: int, deposit_ref: str) -> TxReceipt:
         return self._send(signer, "mint", to, amount, reference(deposit_ref))
 

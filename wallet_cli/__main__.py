@@ -1,0 +1,3 @@
+from wallet_cli.main import app
+
+app(prog_name="wallet")

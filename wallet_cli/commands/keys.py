@@ -1,0 +1,215 @@
+"""Keys: ``new``, ``import``, ``list``, ``address``, ``export``. None of them needs the chain.
+
+A private key never appears on the command line, on stdout or in a file in clear: it is read
+from a file or an environment variable, and only the encrypted keystore leaves the wallet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from ledger.exceptions import AliasExistsError, InvalidKeyError
+from ledger.keys import STANDARD_SCRYPT_N
+from wallet_cli import output
+from wallet_cli.context import Wallet, wallet_command
+from wallet_cli.errors import UsageError, WalletError
+from wallet_cli.passwords import PASSWORD_ENV, get_password
+
+Alias = Annotated[
+    str,
+    typer.Argument(
+        metavar="ALIAS", help="Name of the key in the keystore (lowercase, digits, - or _)."
+    ),
+]
+PasswordFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file",
+        envvar="CITYLEDGER_WALLET_PASSWORD_FILE",
+        help=f"Read the keystore password from this file (else ${PASSWORD_ENV}, else a prompt).",
+        show_default="prompt",
+        dir_okay=False,
+    ),
+]
+ScryptN = Annotated[
+    int,
+    typer.Option(
+        "--scrypt-n",
+        hidden=True,
+        help="scrypt cost of the new keystore (a power of two; small values only for tests).",
+        show_default=True,
+    ),
+]
+
+
+def _check_scrypt_n(value: int) -> int:
+    if value < 2 or value & (value - 1):
+        raise typer.BadParameter(f"{value} is not a power of two", param_hint="--scrypt-n")
+    return value
+
+
+def _check_free(wallet: Wallet, alias: str) -> None:
+    """Refuse a bad or taken alias before asking for anything (the store re-checks on write)."""
+    if wallet.keys.path(alias).exists():
+        raise AliasExistsError(f"a key called {alias!r} exists already")
+
+
+def _created(wallet: Wallet, verb: str, alias: str, address: str) -> None:
+    path = wallet.keys.path(alias)
+    if wallet.json:
+        output.print_json({"alias": alias, "address": address, "keystore": str(path)})
+        return
+    wallet.out.print(Text.assemble(f"{verb} key ", (alias, "bold"), f": {address}"))
+    wallet.out.print(f"keystore: {path} (encrypted, mode 0600)")
+
+
+@wallet_command
+def new(
+    wallet: Wallet,
+    alias: Alias,
+    password_file: PasswordFile = None,
+    scrypt_n: ScryptN = STANDARD_SCRYPT_N,
+) -> None:
+    """Create a new key, encrypted with a password you choose."""
+    _check_scrypt_n(scrypt_n)
+    _check_free(wallet, alias)
+    password = get_password(f"New password for {alias}", password_file=password_file, confirm=True)
+    address = wallet.keys.create(alias, password, scrypt_n=scrypt_n)
+    _created(wallet, "created", alias, address)
+    wallet.info.print(
+        "Back up the keystore file and remember the password: the wallet cannot recover either."
+    )
+
+
+@wallet_command
+def import_(
+    wallet: Wallet,
+    alias: Alias,
+    private_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--private-key-file",
+            help="File holding the private key (64 hex digits, optional 0x).",
+            show_default="none",
+            dir_okay=False,
+        ),
+    ] = None,
+    private_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--private-key-env",
+            help="Name of an environment variable holding the private key.",
+            show_default="none",
+            metavar="VAR",
+        ),
+    ] = None,
+    keystore: Annotated[
+        Path | None,
+        typer.Option(
+            "--keystore",
+            help="A keystore v3 JSON file (its password is asked to prove it opens).",
+            show_default="none",
+            dir_okay=False,
+        ),
+    ] = None,
+    password_file: PasswordFile = None,
+    scrypt_n: ScryptN = STANDARD_SCRYPT_N,
+) -> None:
+    """Import a key from a private key file or variable, or from a keystore file."""
+    _check_scrypt_n(scrypt_n)
+    sources = [s for s in (private_key_file, private_key_env, keystore) if s is not None]
+    if len(sources) != 1:
+        raise UsageError("give exactly one of --private-key-file, --private-key-env or --keystore")
+    _check_free(wallet, alias)
+    if keystore is not None:
+        password = get_password(f"Password of {keystore.name}", password_file=password_file)
+        address = wallet.keys.import_keystore(alias, keystore, password)
+        _created(wallet, "imported", alias, address)
+        return
+    if private_key_file is not None:
+        key = private_key_file.read_text().strip()
+    else:
+        assert private_key_env is not None
+        key = os.environ.get(private_key_env, "").strip()
+        if not key:
+            raise InvalidKeyError(f"${private_key_env} is not set")
+    password = get_password(f"New password for {alias}", password_file=password_file, confirm=True)
+    address = wallet.keys.import_private_key(alias, key, password, scrypt_n=scrypt_n)
+    _created(wallet, "imported", alias, address)
+    if private_key_file is not None:
+        wallet.info.print(
+            f"{private_key_file} still holds the key in clear: delete it once you have "
+            "checked the import."
+        )
+
+
+@wallet_command
+def list_(wallet: Wallet) -> None:
+    """List the keys in the keystore with their addresses."""
+    keys: list[dict[str, str | None]] = []
+    for alias in wallet.keys.aliases():
+        try:
+            keys.append({"alias": alias, "address": wallet.keys.address(alias)})
+        except ValueError as exc:  # one damaged file should not hide the others
+            keys.append({"alias": alias, "address": None, "error": str(exc)})
+    if wallet.json:
+        output.print_json(keys)
+        return
+    if not keys:
+        wallet.out.print(
+            f"no keys in {wallet.settings.keystore_dir}: create one with `wallet new ALIAS`"
+        )
+        return
+    table = Table("alias", "address", title=str(wallet.settings.keystore_dir))
+    for key in keys:
+        table.add_row(key["alias"], key["address"] or f"unreadable: {key['error']}")
+    wallet.out.print(table)
+
+
+@wallet_command
+def address(wallet: Wallet, alias: Alias) -> None:
+    """Print the address of a key."""
+    value = wallet.keys.address(alias)
+    if wallet.json:
+        output.print_json({"alias": alias, "address": value})
+    else:
+        typer.echo(value)
+
+
+@wallet_command
+def export(
+    wallet: Wallet,
+    alias: Alias,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the keystore here (mode 0600, never overwritten) instead of stdout.",
+            show_default="stdout",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Export the encrypted keystore JSON of a key (never the private key itself)."""
+    document = wallet.keys.document(alias)
+    address = wallet.keys.address(alias)
+    if out is None:
+        output.print_json(document)
+        return
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise WalletError(f"{out} exists already: choose another --out") from None
+    with os.fdopen(fd, "w") as handle:
+        json.dump(document, handle)
+    if wallet.json:
+        output.print_json({"alias": alias, "address": address, "path": str(out)})
+    else:
+        wallet.out.print(f"wrote the encrypted keystore of {alias} ({address}) to {out}")

@@ -1,0 +1,118 @@
+"""An account's token history, read from the token's event logs (no indexer needed).
+
+Transfers in and out come from ``Transfer`` logs; a transfer from the zero address is a deposit
+(a mint against a bank deposit), one to the zero address a redemption. ``Minted``/``Redeemed``
+logs add their references, ``BalanceRecovered`` marks a key recovery. Logs are read newest
+first in windows of blocks, so ``--limit`` stops the scan early on a long chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from hexbytes import HexBytes
+from web3.types import EventData
+
+from ledger.contracts.token import CityToken
+from ledger.types import KRW, reference_text
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+WINDOW = 5_000
+"""Blocks per eth_getLogs query (the embedded node refuses ranges over 10,000 by default)."""
+
+Kind = Literal["in", "out", "self", "deposit", "redeem", "recovered in", "recovered out"]
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    block: int
+    log_index: int
+    tx_hash: str
+    kind: Kind
+    counterparty: str | None
+    """The other account; None for deposits and redemptions."""
+    amount: KRW
+    reference: str | None = None
+    """Deposit or settlement reference, for deposits and redemptions."""
+
+    @property
+    def signed_amount(self) -> int:
+        """Positive into the account, negative out of it, zero for a transfer to itself."""
+        if self.kind == "self":
+            return 0
+        return -self.amount if self.kind in ("out", "redeem", "recovered out") else self.amount
+
+
+def account_history(
+    token: CityToken,
+    account: str,
+    *,
+    first_block: int,
+    last_block: int,
+    limit: int | None,
+    window: int = WINDOW,
+    on_window: Callable[[int], None] | None = None,
+) -> list[Movement]:
+    """``account``'s movements, newest first; at most ``limit`` (None: all of them)."""
+    found: list[Movement] = []
+    high = last_block
+    while high >= first_block and (limit is None or len(found) < limit):
+        low = max(first_block, high - window + 1)
+        found += _window(token, account, low, high)
+        if on_window is not None:
+            on_window(high - low + 1)
+        high = low - 1
+    found.sort(key=lambda m: (m.block, m.log_index), reverse=True)
+    return found if limit is None else found[:limit]
+
+
+def _window(token: CityToken, account: str, low: int, high: int) -> list[Movement]:
+    def logs(event: str, **filters: str) -> list[EventData]:
+        return token.events(event, from_block=low, to_block=high, argument_filters=filters)
+
+    transfers = {
+        (e["transactionHash"], e["logIndex"]): e
+        for e in logs("Transfer", **{"from": account}) + logs("Transfer", to=account)
+    }
+    references: dict[HexBytes, str] = {}
+    for e in logs("Minted", to=account):
+        references[e["transactionHash"]] = reference_text(e["args"]["depositRef"])
+    for e in logs("Redeemed", account=account):
+        references[e["transactionHash"]] = reference_text(e["args"]["settlementRef"])
+    recoveries = {
+        e["transactionHash"]
+        for e in logs("BalanceRecovered", **{"from": account})
+        + logs("BalanceRecovered", to=account)
+    }
+    movements = []
+    for event in transfers.values():
+        sender, recipient = event["args"]["from"], event["args"]["to"]
+        tx_hash = event["transactionHash"]
+        kind: Kind
+        counterparty: str | None
+        if sender == ZERO_ADDRESS:
+            kind, counterparty = "deposit", None
+        elif recipient == ZERO_ADDRESS:
+            kind, counterparty = "redeem", None
+        elif sender == recipient:
+            kind, counterparty = "self", sender
+        elif recipient == account:
+            kind = "recovered in" if tx_hash in recoveries else "in"
+            counterparty = sender
+        else:
+            kind = "recovered out" if tx_hash in recoveries else "out"
+            counterparty = recipient
+        movements.append(
+            Movement(
+                block=event["blockNumber"],
+                log_index=event["logIndex"],
+                tx_hash=tx_hash.to_0x_hex(),
+                kind=kind,
+                counterparty=counterparty,
+                amount=KRW(event["args"]["value"]),
+                reference=references.get(tx_hash),
+            )
+        )
+    return movements
