@@ -116,3 +116,7 @@ class WrongPasswordError(KeystoreError, ValueError):
 
 class InvalidKeyError(KeystoreError, ValueError):
     """Not a private key, not a keystore file, or not a valid alias."""
+
+
+class PermissioningError(ChainError):
+    """A node refused or failed an accounts-allowlist change."""

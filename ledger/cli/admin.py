@@ -34,6 +34,7 @@ from ledger.cli.common import (
 )
 from ledger.contracts.registry import credential_hash
 from ledger.keys import read_password_file
+from ledger.permissioning import TOKEN_ENV, NodeAllowlists
 from ledger.roles import Role
 from ledger.types import AccountKind, format_krw, parse_krw
 
@@ -125,10 +126,12 @@ def register(
 ) -> None:
     """Register an account (registrar)."""
     staff = _staff(ctx)
+    checked = _address(account)
     receipt = staff.city.registry.register(
-        staff.signer, _address(account), _kind(kind), district, _credential(credential)
+        staff.signer, checked, _kind(kind), district, _credential(credential)
     )
-    _done(f"registered {account} as {kind} in district {district}", dict(receipt))
+    _done(f"registered {checked} as {kind} in district {district}", dict(receipt))
+    _allow(staff, add=[checked])
 
 
 @app.command()
@@ -174,10 +177,10 @@ def recover(
 ) -> None:
     """Move a lost key's registration and balance to a new account (registrar)."""
     staff = _staff(ctx)
-    receipt = staff.city.registry.recover(
-        staff.signer, _address(old_account), _address(new_account)
-    )
-    _done(f"recovered {old_account} → {new_account}", dict(receipt))
+    old, new = _address(old_account), _address(new_account)
+    receipt = staff.city.registry.recover(staff.signer, old, new)
+    _done(f"recovered {old} → {new}", dict(receipt))
+    _allow(staff, add=[new], remove=(old,))
 
 
 @app.command()
@@ -307,6 +310,22 @@ def supply(ctx: typer.Context, json_output: JsonOutput = False) -> None:
     )
     if minted - burned != outstanding:
         raise typer.Exit(code=2)
+
+
+def _allow(staff: Staff, add: list[str], remove: tuple[str, ...] = ()) -> None:
+    """Mirror a registry change on the nodes' account allowlists (Besu PERM API)."""
+    allowlists = NodeAllowlists.from_env(staff.city.chain.rpc_url)
+    if allowlists is None:
+        console.print(
+            f"[yellow]note:[/yellow] node allowlists unchanged (set ${TOKEN_ENV} or "
+            f"${TOKEN_ENV}_FILE to let staff commands update them)"
+        )
+        return
+    if add:
+        allowlists.add(add)
+    if remove:
+        allowlists.remove(remove)
+    console.print(f"node allowlists updated on {', '.join(allowlists.urls)}")
 
 
 def _kind(text: str) -> AccountKind:

@@ -17,7 +17,7 @@ from rich.table import Table
 from ledger.exceptions import LedgerError
 from ledger.logging import LogFormat, configure_logging
 from ledger.node.config import GenesisConfig, NodeOptions
-from ledger.node.devnet import init_devnet
+from ledger.node.devnet import ADMIN_TOKEN_FILE, admin_token, init_devnet
 
 console = Console(stderr=True)
 
@@ -148,10 +148,9 @@ def up(
     console.print(table)
     url = f"http://{host}:{port}"
     threading.Thread(target=_seed_when_serving, args=(data_dir, url), daemon=True).start()
-    _run(
-        genesis,
-        _options(genesis, data_dir / "node", host, port, None, None, None, fsync=True),
-    )
+    options = _options(genesis, data_dir / "node", host, port, None, None, None, fsync=True)
+    token = options.admin_token or admin_token(data_dir)
+    _run(genesis, options.model_copy(update={"admin_token": token}))
 
 
 def _seed_when_serving(data_dir: Path, url: str) -> None:
@@ -180,6 +179,7 @@ def _seed_when_serving(data_dir: Path, url: str) -> None:
         f"export CITYLEDGER_KEYSTORE_DIR={root / KEYSTORE_DIR}\n"
         f"export CITYLEDGER_PASSWORD_FILE={root / PASSWORD_FILE}\n"
         f"export CITYLEDGER_CREDENTIAL_PEPPER_FILE={root / PEPPER_FILE}\n"
+        f"export CITYLEDGER_NODE_ADMIN_TOKEN_FILE={root / ADMIN_TOKEN_FILE}\n"
     )
     log.info(
         "platform_ready",

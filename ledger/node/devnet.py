@@ -37,6 +37,7 @@ DEMO_ETHER = 1_000 * 10**18
 KEYSTORE_DIR = "keystore"
 PASSWORD_FILE = "demo-password"
 GENESIS_FILE = "genesis.json"
+ADMIN_TOKEN_FILE = "node-admin-token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +82,11 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+
+
+def admin_token(data_dir: Path) -> str:
+    """The dev node's admin-API token (for perm_* calls), made once, kept mode 0600."""
+    path = data_dir / ADMIN_TOKEN_FILE
+    if not path.exists():
+        _write_private(path, secrets.token_urlsafe(32))
+    return path.read_text().strip()
