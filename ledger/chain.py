@@ -120,9 +120,13 @@ class Chain:
             tx["data"] = HexBytes(data)
         self.chain_id  # noqa: B018 - verify the network before anything is signed
         with self.rpc_errors():
-            self.w3.eth.call(tx)  # a revert raises here, with its reason, before any signature
-            estimate = self.w3.eth.estimate_gas(tx) if gas is None else gas
-        tx["gas"] = estimate if gas is not None else estimate * (100 + GAS_MARGIN_PERCENT) // 100
+            # The dry run: a revert raises here, with its reason, before anything is signed
+            # (eth_estimateGas executes the call too, so it doubles as the dry run).
+            if gas is None:
+                tx["gas"] = self.w3.eth.estimate_gas(tx) * (100 + GAS_MARGIN_PERCENT) // 100
+            else:
+                self.w3.eth.call(tx)
+                tx["gas"] = gas
         return self.wait(self._sign_and_send(signer, tx))
 
     def _sign_and_send(self, signer: LocalAccount, tx: TxParams) -> HexBytes:
