@@ -10,10 +10,15 @@ from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
+from web3.exceptions import Web3RPCError
 from web3.types import EventData, TxReceipt
 
 from ledger.chain import Chain
 from ledger.contracts.artifacts import Artifact, load_artifact
+from ledger.exceptions import ChainError
+
+LOG_WINDOW = 5_000
+"""Blocks per eth_getLogs query to start with."""
 
 
 @cache
@@ -51,12 +56,30 @@ class ContractWrapper:
         event: str,
         *,
         from_block: int = 0,
-        to_block: int | str = "latest",
+        to_block: int | None = None,
         argument_filters: dict[str, Any] | None = None,
     ) -> list[EventData]:
-        """Decoded logs of ``event`` from this contract (eth_getLogs, topic-filtered)."""
-        with self.chain.rpc_errors():
-            logs = getattr(self.contract.events, event)().get_logs(
-                from_block=from_block, to_block=to_block, argument_filters=argument_filters
-            )
-        return list(logs)
+        """Decoded logs of ``event`` from this contract (eth_getLogs, topic-filtered).
+
+        Nodes cap the block range of one query (the embedded node at 10,000 blocks, Besu and
+        hosted nodes at their own limits), so the range is read in windows, halved whenever
+        the node refuses one.
+        """
+        last = self.chain.block_number() if to_block is None else to_block
+        found: list[EventData] = []
+        start, window = from_block, LOG_WINDOW
+        while start <= last:
+            end = min(start + window - 1, last)
+            try:
+                with self.chain.rpc_errors():
+                    logs = getattr(self.contract.events, event)().get_logs(
+                        from_block=start, to_block=end, argument_filters=argument_filters
+                    )
+            except Web3RPCError as exc:
+                if window == 1:
+                    raise ChainError(f"the node refused eth_getLogs: {exc.message}") from exc
+                window = max(1, window // 2)
+                continue
+            found.extend(logs)
+            start = end + 1
+        return found
