@@ -18,7 +18,7 @@ from ledger.chain import Chain
 from ledger.city import City
 from ledger.contracts.registry import credential_hash
 from ledger.deploy import DeployPlan, deploy_city
-from ledger.keys import KeyStore
+from ledger.keys import KeyStore, write_private
 from ledger.node.devnet import KEYSTORE_DIR, PASSWORD_FILE
 from ledger.roles import Role
 from ledger.types import AccountKind, AccountStatus
@@ -106,6 +106,5 @@ def seed_demo(data_dir: Path, rpc_url: str) -> DemoCity:
 def _pepper(path: Path) -> bytes:
     """The demo's secret for credential hashes, made once (mode 0600)."""
     if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
+        write_private(path, secrets.token_hex(32))
     return path.read_text().encode()

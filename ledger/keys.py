@@ -105,14 +105,19 @@ class KeyStore:
         return account.address
 
     def _write(self, alias: str, document: dict[str, Any]) -> None:
-        path = self.path(alias)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            write_private(self.path(alias), json.dumps(document))
         except FileExistsError:
             raise AliasExistsError(f"a key called {alias!r} exists already") from None
-        with os.fdopen(fd, "w") as handle:
-            json.dump(document, handle)
+
+
+def write_private(path: Path, text: str, *, replace: bool = False) -> None:
+    """Write a secret-bearing file readable by its owner only (mode 0600 from creation, so
+    there is no moment it is world-readable); never overwrite one unless ``replace``."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    with os.fdopen(os.open(path, flags, 0o600), "w") as handle:
+        handle.write(text)
 
 
 def signer_from_env(variable: str) -> LocalAccount | None:

@@ -160,26 +160,23 @@ class CityToken(ContractWrapper):
     # -- history -----------------------------------------------------------------------------
     def supply_changes(self, *, from_block: int = 0) -> list[SupplyRecord]:
         """Every mint and redemption with its reference: the audit trail of the supply."""
-        records = [
-            SupplyRecord(
-                "mint",
-                e["args"]["to"],
-                KRW(e["args"]["amount"]),
-                reference_text(e["args"]["depositRef"]),
-                e["blockNumber"],
-                e["transactionHash"].to_0x_hex(),
-            )
-            for e in self.events("Minted", from_block=from_block)
-        ]
-        records += [
-            SupplyRecord(
-                "redeem",
-                e["args"]["account"],
-                KRW(e["args"]["amount"]),
-                reference_text(e["args"]["settlementRef"]),
-                e["blockNumber"],
-                e["transactionHash"].to_0x_hex(),
-            )
-            for e in self.events("Redeemed", from_block=from_block)
-        ]
+        records = self._supply_records("mint", "Minted", "to", "depositRef", from_block)
+        records += self._supply_records(
+            "redeem", "Redeemed", "account", "settlementRef", from_block
+        )
         return sorted(records, key=lambda r: (r.block, r.tx_hash))
+
+    def _supply_records(
+        self, kind: str, event: str, account: str, ref: str, from_block: int
+    ) -> list[SupplyRecord]:
+        return [
+            SupplyRecord(
+                kind,
+                e["args"][account],
+                KRW(e["args"]["amount"]),
+                reference_text(e["args"][ref]),
+                e["blockNumber"],
+                e["transactionHash"].to_0x_hex(),
+            )
+            for e in self.events(event, from_block=from_block)
+        ]

@@ -8,7 +8,6 @@ use a light scrypt cost so `make up` starts in seconds; real keys use ledger.key
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from eth_typing import ChecksumAddress
 
-from ledger.keys import KeyStore
+from ledger.keys import KeyStore, write_private
 from ledger.node.config import ChainParams, GenesisConfig
 
 DEMO_ROLES = (
@@ -56,7 +55,7 @@ def init_devnet(
     if genesis_path.exists():
         return GenesisConfig.load(genesis_path), _read_accounts(keystore)
     password = secrets.token_urlsafe(24)
-    _write_private(data_dir / PASSWORD_FILE, password)
+    write_private(data_dir / PASSWORD_FILE, password)
     keys = KeyStore(keystore)
     accounts = [
         DemoAccount(alias, keys.create(alias, password, scrypt_n=scrypt_n)) for alias in DEMO_ROLES
@@ -78,15 +77,9 @@ def _read_accounts(keystore: Path) -> list[DemoAccount]:
     return sorted(found, key=lambda a: order.get(a.alias, len(order)))
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-
-
 def admin_token(data_dir: Path) -> str:
     """The dev node's admin-API token (for perm_* calls), made once, kept mode 0600."""
     path = data_dir / ADMIN_TOKEN_FILE
     if not path.exists():
-        _write_private(path, secrets.token_urlsafe(32))
+        write_private(path, secrets.token_urlsafe(32))
     return path.read_text().strip()

@@ -57,22 +57,9 @@ def deploy(w3: Web3, account: LocalAccount, abi: list[Any], bytecode: bytes, *ar
 def sign_with_gas(
     w3: Web3, account: LocalAccount, tx: dict[str, Any], *, gas: int, nonce: int | None = None
 ) -> HexBytes:
-    """Like :func:`sign` with a fixed gas limit and no ``eth_estimateGas`` call.
-
-    :func:`sign` always estimates (its ``setdefault`` argument is evaluated eagerly), which raises
-    for a transaction bound to revert; this one can be mined and fail on chain.
-    """
-    filled: dict[str, Any] = {
-        "chainId": w3.eth.chain_id,
-        "nonce": w3.eth.get_transaction_count(account.address, "pending")
-        if nonce is None
-        else nonce,
-        "maxFeePerGas": 0,
-        "maxPriorityFeePerGas": 0,
-        **tx,
-        "gas": gas,
-    }
-    return HexBytes(account.sign_transaction(filled).raw_transaction)
+    """:func:`sign` with a fixed gas limit: no ``eth_estimateGas``, which would raise for a
+    transaction meant to be mined and fail on chain."""
+    return sign(w3, account, {**tx, "gas": gas}, nonce)
 
 
 def send_with_gas(w3: Web3, account: LocalAccount, tx: dict[str, Any], *, gas: int) -> TxReceipt:

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ledger.exceptions import AliasExistsError, InvalidKeyError
-from ledger.keys import STANDARD_SCRYPT_N
+from ledger.keys import STANDARD_SCRYPT_N, write_private
 from wallet_cli import output
 from wallet_cli.context import Wallet, wallet_command
 from wallet_cli.errors import UsageError, WalletError
@@ -204,11 +204,9 @@ def export(
         output.print_json(document)
         return
     try:
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_private(out, json.dumps(document))
     except FileExistsError:
         raise WalletError(f"{out} exists already: choose another --out") from None
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle)
     if wallet.json:
         output.print_json({"alias": alias, "address": address, "path": str(out)})
     else:
