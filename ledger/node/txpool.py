@@ -91,9 +91,12 @@ class TxPool:
                     f"replacement transaction not supported: nonce {nonce} is already pending",
                     rpc_codes.ALREADY_KNOWN,
                 )
-            if nonce > account.nonce + self._max_nonce_gap:
+            expected = account.nonce
+            while expected in held:
+                expected += 1
+            if nonce > expected + self._max_nonce_gap:
                 raise TransactionRejected(
-                    f"nonce too high: next nonce {account.nonce}, tx nonce {nonce} "
+                    f"nonce too high: next nonce {expected}, tx nonce {nonce} "
                     f"(gaps of more than {self._max_nonce_gap} are refused)",
                     rpc_codes.NONCE_TOO_HIGH,
                 )

@@ -116,6 +116,14 @@ def test_nonce_gap_beyond_the_limit_is_refused(node: Node) -> None:
     _rejects(node, transfer(ALICE, BOB.address, 1, 4), rpc_codes.NONCE_TOO_HIGH, "nonce too high")
 
 
+def test_the_gap_is_counted_from_the_pending_run_not_the_chain(node: Node) -> None:
+    """Found by the reference-model test: four pending nonces 0-3 made nonce 4 "too high"."""
+    for nonce in range(5):
+        node.submit_raw_transaction(transfer(ALICE, BOB.address, 1, nonce))
+    node.submit_raw_transaction(transfer(ALICE, BOB.address, 1, 5 + 3))  # gap of 3: queued
+    _rejects(node, transfer(ALICE, BOB.address, 1, 5 + 4), rpc_codes.NONCE_TOO_HIGH, "next nonce 5")
+
+
 def test_gap_within_the_limit_waits_until_filled(node: Node) -> None:
     node.submit_raw_transaction(transfer(ALICE, BOB.address, 1, 2))
     node.submit_raw_transaction(transfer(ALICE, BOB.address, 1, 1))

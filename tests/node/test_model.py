@@ -103,7 +103,7 @@ class ChainModel(RuleBasedStateMachine):
     @rule(sender=who, ahead=st.integers(NONCE_GAP + 1, NONCE_GAP + 20))
     def nonce_gap_too_wide(self, sender: int, ahead: int) -> None:
         account = SENDERS[sender]
-        self._refused(transfer(account, OUTSIDER.address, 0, self.nonce[account.address] + ahead))
+        self._refused(transfer(account, OUTSIDER.address, 0, self._next_nonce(account) + ahead))
 
     @rule(sender=who, chain_id=st.integers(1, 10**6).filter(lambda c: c != 44051))
     def wrong_chain(self, sender: int, chain_id: int) -> None:
