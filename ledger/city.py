@@ -1,7 +1,7 @@
 """The city's contracts on one chain, found through a deployment manifest.
 
-Every tool starts here: ``City.connect(settings)`` gives the token, registry and authority
-wrappers bound to one :class:`~ledger.chain.Chain`.
+Every tool starts here: ``City.connect(settings)`` gives the token, registry, authority and
+payment router wrappers bound to one :class:`~ledger.chain.Chain`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from ledger.chain import Chain
 from ledger.config import LedgerSettings
 from ledger.contracts.authority import CityAuthority
+from ledger.contracts.payments import PaymentRouter
 from ledger.contracts.registry import ResidentRegistry
 from ledger.contracts.token import CityToken
 from ledger.deploy import DeploymentError, Manifest
@@ -24,6 +25,7 @@ class City:
     authority: CityAuthority
     registry: ResidentRegistry
     token: CityToken
+    payments: PaymentRouter
 
     @classmethod
     def connect(cls, settings: LedgerSettings, manifest_path: Path | None = None) -> City:
@@ -57,6 +59,7 @@ class City:
             CityAuthority(chain, manifest.address("CityAuthority")),
             ResidentRegistry(chain, manifest.address("ResidentRegistry")),
             CityToken(chain, manifest.address("CityToken")),
+            PaymentRouter(chain, manifest.address("PaymentRouter")),
         )
 
 
@@ -71,4 +74,9 @@ def load_manifest(path: Path) -> Manifest:
     manifest = Manifest.load(path)
     if not manifest.complete:
         raise DeploymentError(f"the deployment in {path} is incomplete: rerun the deploy")
+    if "PaymentRouter" not in manifest.contracts:
+        raise DeploymentError(
+            f"the deployment in {path} predates the PaymentRouter: rerun `cityledger deploy` "
+            f"signed by the city's admin ({manifest.admin}) to add it"
+        )
     return manifest

@@ -4,6 +4,10 @@ A deployment is a fixed list of steps. The manifest (``deployments/<network>.jso
 each finished step as it happens, so a run that stopped half-way resumes where it stopped and a
 run over a finished deployment verifies it (code present, code and artifacts unchanged) and
 changes nothing. It never silently deploys a second set of contracts over a network.
+
+Contracts added to the platform later come with steps of their own at the end of the list
+(before the admin hand-over): a finished deployment made before them is upgraded by running
+only those steps, signed by the city's admin once the deployer has handed ADMIN over.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -26,10 +30,18 @@ from ledger.contracts.base import city_artifact
 from ledger.contracts.registry import ResidentRegistry
 from ledger.exceptions import LedgerError
 from ledger.roles import FUNCTION_ROLES, Role
+from ledger.types import AccountKind, AccountStatus
 
 TOKEN_NAME = "Sejong Local Currency"
 TOKEN_SYMBOL = "SJW"
-CONTRACTS = ("CityAuthority", "ResidentRegistry", "CityToken")
+CONTRACTS = ("CityAuthority", "ResidentRegistry", "CityToken", "PaymentRouter")
+PAYMENT_ROLES = frozenset({Role.PAYMENT_OPERATOR})
+"""Roles that came with the PaymentRouter: labelled and granted by its own steps, so that a
+deployment finished before it gets them when it is upgraded."""
+ROUTER_CREDENTIAL = keccak(text="CityLedger contract: PaymentRouter")
+"""The router's registry credential hash (a contract has no person or card behind it)."""
+ROUTER_DISTRICT = 0
+HAND_OVER = "hand admin to the city"
 
 
 class DeploymentError(LedgerError):
@@ -49,6 +61,9 @@ class Manifest:
     steps: list[str] = field(default_factory=list)
     complete: bool = False
     deployment_block: int | None = None
+    temporary_roles: list[list[Any]] = field(default_factory=list)
+    """[role, account] the deployment grants itself for a step and renounces right after; kept
+    here before they are granted, so an interrupted run still takes them back."""
 
     def address(self, name: str) -> str:
         return str(self.contracts[name]["address"])
@@ -83,10 +98,16 @@ def deploy_city(chain: Chain, deployer: LocalAccount, plan: DeployPlan, path: Pa
         manifest = Manifest.load(path)
         _check_same_target(chain, manifest, plan)
         if manifest.complete:
-            problems = verify_deployment(chain, manifest)
+            deployed = [name for name in CONTRACTS if name in manifest.contracts]
+            problems = verify_deployment(chain, manifest, deployed)
             if problems:
                 raise DeploymentError(f"{path} does not match the chain: " + "; ".join(problems))
-            return manifest
+            steps = _steps(chain, deployer, plan, manifest)
+            pending = [name for name, _ in steps if name not in manifest.steps]
+            if not pending:
+                return manifest
+            _check_can_upgrade(chain, deployer, manifest, pending)
+            manifest.complete = False
     else:
         manifest = Manifest(
             network=plan.network,
@@ -119,6 +140,20 @@ def _check_same_target(chain: Chain, manifest: Manifest, plan: DeployPlan) -> No
         )
 
 
+def _check_can_upgrade(
+    chain: Chain, deployer: LocalAccount, manifest: Manifest, pending: list[str]
+) -> None:
+    """Upgrading a deployment already handed to the city needs the city's admin as signer."""
+    if HAND_OVER not in manifest.steps:
+        return
+    authority = CityAuthority(chain, manifest.address("CityAuthority"))
+    if not authority.has_role(Role.ADMIN, deployer.address).is_member:
+        raise DeploymentError(
+            f"{manifest.network!r} lacks {', '.join(pending)}; it was handed to the city's admin "
+            f"{manifest.admin}, so the upgrade must be signed by an admin, not {deployer.address}"
+        )
+
+
 def _steps(
     chain: Chain, deployer: LocalAccount, plan: DeployPlan, manifest: Manifest
 ) -> list[tuple[str, Callable[[], object]]]:
@@ -138,21 +173,70 @@ def _steps(
     def authority() -> CityAuthority:
         return CityAuthority(chain, manifest.address("CityAuthority"))
 
-    def wire_functions() -> None:
-        for target, functions in FUNCTION_ROLES.items():
-            by_role: dict[Role, list[bytes]] = defaultdict(list)
-            for function, role in functions.items():
-                if role is not Role.ADMIN:  # ADMIN is AccessManager's default
-                    by_role[role].append(_selector(target, function))
-            for role, selectors in sorted(by_role.items()):
-                authority().set_target_function_role(
-                    deployer, manifest.address(target), selectors, role
-                )
+    def wire_functions(*targets: str) -> Callable[[], None]:
+        def run() -> None:
+            for target in targets:
+                by_role: dict[Role, list[bytes]] = defaultdict(list)
+                for function, role in FUNCTION_ROLES[target].items():
+                    if role is not Role.ADMIN:  # ADMIN is AccessManager's default
+                        by_role[role].append(_selector(target, function))
+                for role, selectors in sorted(by_role.items()):
+                    authority().set_target_function_role(
+                        deployer, manifest.address(target), selectors, role
+                    )
 
-    def grant_plan() -> None:
-        for role, members in sorted(plan.grants.items()):
-            for account, delay in members:
-                authority().grant_role(deployer, role, account, delay)
+        return run
+
+    def label(roles: list[Role]) -> Callable[[], None]:
+        def run() -> None:
+            for role in roles:
+                authority().label_role(deployer, role)
+
+        return run
+
+    def grant_plan(payment_roles: bool) -> Callable[[], None]:
+        def run() -> None:
+            for role, members in sorted(plan.grants.items()):
+                if (role in PAYMENT_ROLES) == payment_roles:
+                    for account, delay in members:
+                        authority().grant_role(deployer, role, account, delay)
+
+        return run
+
+    def router_registered() -> bool:
+        registry = ResidentRegistry(chain, manifest.address("ResidentRegistry"))
+        status = registry.registration_of(manifest.address("PaymentRouter")).status
+        return status is not AccountStatus.NONE
+
+    def plan_temporary_registrar() -> None:
+        # Recorded (and saved with this step) before anything is granted.
+        if router_registered() or authority().has_role(Role.REGISTRAR, deployer.address).is_member:
+            return
+        entry = [int(Role.REGISTRAR), deployer.address]
+        if entry not in manifest.temporary_roles:
+            manifest.temporary_roles.append(entry)
+
+    def register_router() -> None:
+        for role, account in manifest.temporary_roles:
+            if not authority().has_role(Role(role), account).is_member:
+                authority().grant_role(deployer, Role(role), account)
+        if not router_registered():
+            ResidentRegistry(chain, manifest.address("ResidentRegistry")).register(
+                deployer,
+                manifest.address("PaymentRouter"),
+                AccountKind.CITY_SERVICE,
+                ROUTER_DISTRICT,
+                ROUTER_CREDENTIAL,
+            )
+
+    def give_back_temporary_roles() -> None:
+        for role, account in manifest.temporary_roles:
+            if authority().has_role(Role(role), account).is_member:
+                if account == deployer.address:
+                    authority().renounce_role(deployer, Role(role))
+                else:
+                    authority().revoke_role(deployer, Role(role), account)
+        manifest.temporary_roles.clear()
 
     def hand_over_admin() -> None:
         if manifest.admin != deployer.address:
@@ -178,7 +262,7 @@ def _steps(
                 ],
             ),
         ),
-        ("wire function roles", wire_functions),
+        ("wire function roles", wire_functions("ResidentRegistry", "CityToken")),
         (
             "link registry to token",
             lambda: ResidentRegistry(chain, manifest.address("ResidentRegistry")).set_token(
@@ -191,9 +275,27 @@ def _steps(
                 deployer, Role.RECOVERY, manifest.address("ResidentRegistry")
             ),
         ),
-        ("label roles", lambda: [authority().label_role(deployer, r) for r in Role if r]),
-        ("grant planned roles", grant_plan),
-        ("hand admin to the city", hand_over_admin),
+        ("label roles", label([r for r in Role if r and r not in PAYMENT_ROLES])),
+        ("grant planned roles", grant_plan(payment_roles=False)),
+        # -- the PaymentRouter (a deployment finished before it resumes here) --
+        (
+            "deploy PaymentRouter",
+            deploy(
+                "PaymentRouter",
+                lambda: [
+                    manifest.address("CityAuthority"),
+                    manifest.address("CityToken"),
+                    manifest.address("ResidentRegistry"),
+                ],
+            ),
+        ),
+        ("plan a temporary registrar role", plan_temporary_registrar),
+        ("register PaymentRouter as a city service", register_router),
+        ("give back temporary roles", give_back_temporary_roles),
+        ("wire PaymentRouter function roles", wire_functions("PaymentRouter")),
+        ("label payment roles", label(sorted(PAYMENT_ROLES))),
+        ("grant planned payment roles", grant_plan(payment_roles=True)),
+        (HAND_OVER, hand_over_admin),
     ]
 
 
@@ -214,10 +316,12 @@ def _record(chain: Chain, manifest: Manifest, name: str, receipt: TxReceipt) -> 
         manifest.deployment_block = receipt["blockNumber"]
 
 
-def verify_deployment(chain: Chain, manifest: Manifest) -> list[str]:
+def verify_deployment(
+    chain: Chain, manifest: Manifest, names: Sequence[str] = CONTRACTS
+) -> list[str]:
     """Problems that make the manifest untrustworthy for this chain (empty list: all good)."""
     problems = []
-    for name in CONTRACTS:
+    for name in names:
         entry = manifest.contracts.get(name)
         if entry is None:
             problems.append(f"{name} is missing from the manifest")

@@ -98,6 +98,14 @@ class RegistryError(ContractRevertError):
     """The resident registry refused an operation."""
 
 
+class PaymentError(ContractRevertError):
+    """The payment router refused an operation (payment, refund, redemption or fee change)."""
+
+
+class InvoiceClosedError(PaymentError):
+    """The invoice can no longer be paid or cancelled: it was paid, cancelled or has expired."""
+
+
 class KeystoreError(LedgerError):
     """A keystore operation failed."""
 

@@ -23,6 +23,8 @@ class Role(IntEnum):
     PAUSER = 9
     TREASURY_LARGE = 10
     RECOVERY = 11
+    PAYMENT_OPERATOR = 12
+    """The city's payment service (the API): cancels invoices for merchants."""
 
     @property
     def label(self) -> str:
@@ -53,5 +55,15 @@ FUNCTION_ROLES: dict[str, dict[str, Role]] = {
         "pause": Role.PAUSER,
         "unpause": Role.PAUSER,
         "recoverBalance": Role.RECOVERY,
+    },
+    "PaymentRouter": {
+        "setFeeSchedule": Role.MERCHANT_ADMIN,
+        "setCategoryFee": Role.MERCHANT_ADMIN,
+        "setMerchantCategory": Role.MERCHANT_ADMIN,
+        "setMerchantFee": Role.MERCHANT_ADMIN,
+        "confirmRedemption": Role.TREASURY,
+        "rejectRedemption": Role.TREASURY,
+        "withdrawCityFees": Role.TREASURY,
+        "cancelInvoiceFor": Role.PAYMENT_OPERATOR,
     },
 }

@@ -33,6 +33,15 @@ class AccountStatus(IntEnum):
     RETIRED = 3
 
 
+class RedemptionStatus(IntEnum):
+    """Mirrors ``IPaymentRouter.RedemptionStatus``."""
+
+    NONE = 0
+    REQUESTED = 1
+    CONFIRMED = 2
+    REJECTED = 3
+
+
 def parse_krw(text: str) -> KRW:
     """Read '12345', '12,345', '₩12,345' or '12,345원'; refuse fractions, signs and zero."""
     match = _AMOUNT.match(text.strip())

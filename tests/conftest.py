@@ -13,7 +13,8 @@ from tests.support.accounts import CHAIN_ID, FUNDS, make_accounts, write_genesis
 from tests.support.city import TestCity, deploy_test_city
 from tests.support.processes import ANVIL, AnvilProcess, NodeProcess, free_port, rpc
 
-ACCOUNT_COUNT = 10
+ACCOUNT_COUNT = 12
+"""Staff of the test city (5 first, 2 last) around 5 people (see tests/support/city.py)."""
 
 
 @pytest.fixture(scope="session")

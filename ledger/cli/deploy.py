@@ -56,10 +56,12 @@ def deploy(
     ] = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Deploy and wire CityAuthority, ResidentRegistry and CityToken; write the manifest.
+    """Deploy and wire CityAuthority, ResidentRegistry, CityToken and PaymentRouter; write the
+    manifest.
 
     Re-running verifies the deployment and changes nothing; a run that stopped half-way
-    resumes where it stopped.
+    resumes where it stopped. A deployment made before a contract existed (the PaymentRouter)
+    gets it added: run it signed (--as) by the city's admin.
     """
     if not is_address(admin):
         raise ValueError(f"--admin {admin!r} is not an address")

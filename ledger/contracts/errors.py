@@ -22,6 +22,8 @@ from ledger.exceptions import (
     AccountNotActiveError,
     ContractRevertError,
     InsufficientBalanceError,
+    InvoiceClosedError,
+    PaymentError,
     ReferenceUsedError,
     RegistryError,
     TokenError,
@@ -111,6 +113,58 @@ MESSAGES: dict[str, tuple[type[ContractRevertError], str]] = {
     "ResidentRegistryTokenMismatch": (
         RegistryError,
         "token {token} does not use this registry",
+    ),
+    # SafeERC20 (the PaymentRouter's token calls)
+    "SafeERC20FailedOperation": (TokenError, "the token {token} refused the transfer"),
+    # PaymentRouter
+    "PaymentRouterNotMerchant": (PaymentError, "{merchant} is not an active merchant account"),
+    "PaymentRouterZeroAmount": (PaymentError, "the amount must be at least ₩1"),
+    "PaymentRouterInvoicePaid": (InvoiceClosedError, "invoice {invoiceRef} is already paid"),
+    "PaymentRouterInvoiceCancelled": (InvoiceClosedError, "invoice {invoiceRef} was cancelled"),
+    "PaymentRouterInvoiceExpired": (
+        InvoiceClosedError,
+        "invoice {invoiceRef} could be paid until {validUntil} (unix time) and has expired",
+    ),
+    "PaymentRouterUnknownPayment": (
+        PaymentError,
+        "no payment was made with the reference {invoiceRef}",
+    ),
+    "PaymentRouterNotInvoiceMerchant": (
+        PaymentError,
+        "{caller} may not act for the invoice's merchant {merchant}",
+    ),
+    "PaymentRouterRefundTooLarge": (
+        PaymentError,
+        "a refund of ₩{amount:,} exceeds the ₩{refundable:,} still refundable",
+    ),
+    "PaymentRouterInvalidSignature": (
+        PaymentError,
+        "the payment authorization is not signed by the payer {payer}",
+    ),
+    "PaymentRouterAuthorizationExpired": (
+        PaymentError,
+        "the payment authorization expired at {deadline} (unix time)",
+    ),
+    "PaymentRouterInvalidBps": (
+        PaymentError,
+        "a fee or share is 0 to 10,000 basis points, not {bps:,}",
+    ),
+    "PaymentRouterUnknownRedemption": (
+        PaymentError,
+        "no redemption request {redemptionId} is waiting for a decision",
+    ),
+    "PaymentRouterInsufficientCityFees": (
+        PaymentError,
+        "₩{amount:,} is more than the ₩{available:,} of city fees the router holds",
+    ),
+    "PaymentRouterZeroAddress": (PaymentError, "the zero address is not an account"),
+    "PaymentRouterInvalidCategory": (
+        PaymentError,
+        "category {category} is the default category: its fee is the default fee",
+    ),
+    "PaymentRouterRegistryMismatch": (
+        PaymentError,
+        "token {token} does not use the registry {registry}",
     ),
 }
 

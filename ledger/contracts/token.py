@@ -57,6 +57,9 @@ class CityToken(ContractWrapper):
     def mint_limit(self) -> KRW:
         return KRW(self._read("mintLimit"))
 
+    def allowance(self, owner: str, spender: str) -> KRW:
+        return KRW(self._read("allowance", owner, spender))
+
     def paused(self) -> bool:
         return bool(self._read("paused"))
 

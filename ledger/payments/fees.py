@@ -9,7 +9,17 @@ Integer arithmetic rounding down, exactly as ``PaymentRouter`` does it (see the 
     merchant_amount = amount - fee
 
 A refund reverses the split cumulatively, so refunding a payment in any number of parts ends
-exactly where a single full refund would.
+exactly where a single full refund would. The fee is reversed first and then divided between
+points and city share as the fee was (after refunding ``R`` of ``amount`` in all)::
+
+    fee_back = fee * R // amount
+    points_back = points * fee_back // fee        (0 when fee is 0)
+    city_back = fee_back - points_back
+    merchant_back = R - fee_back
+
+Every running total only grows with ``R``, so no part of any refund is negative. (Prorating the
+points and the city share separately can round both up in the same one-token refund and ask the
+merchant for -1 token.)
 """
 
 from __future__ import annotations
@@ -95,8 +105,10 @@ def refund_split(payment: Split, state: RefundState, amount: int) -> RefundSplit
     if amount > refundable:
         raise FeeError(f"a refund of {amount:,} exceeds the {refundable:,} still refundable")
     total = state.refunded + amount
-    clawed = payment.points * total // payment.amount - state.points_clawed_back
-    from_city = payment.city_share * total // payment.amount - state.city_share_returned
+    fee_back = payment.fee * total // payment.amount
+    points_back = payment.points * fee_back // payment.fee if payment.fee else 0
+    clawed = points_back - state.points_clawed_back
+    from_city = fee_back - points_back - state.city_share_returned
     return RefundSplit(amount, amount - clawed - from_city, from_city, clawed, total)
 
 

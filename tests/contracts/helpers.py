@@ -25,6 +25,7 @@ from web3.types import TxReceipt
 from ledger.chain import Chain
 from ledger.contracts.authority import CityAuthority
 from ledger.contracts.base import ContractWrapper
+from ledger.contracts.payments import PaymentRouter
 from ledger.contracts.registry import ResidentRegistry
 from ledger.contracts.token import CityToken
 from ledger.exceptions import ContractRevertError
@@ -80,6 +81,10 @@ class Town:
         return self.test_city.city.authority
 
     @property
+    def payments(self) -> PaymentRouter:
+        return self.test_city.city.payments
+
+    @property
     def admin(self) -> LocalAccount:
         return self.test_city.admin
 
@@ -98,6 +103,14 @@ class Town:
     @property
     def deployer(self) -> LocalAccount:
         return self.test_city.deployer
+
+    @property
+    def merchant_admin(self) -> LocalAccount:
+        return self.test_city.merchant_admin
+
+    @property
+    def payment_operator(self) -> LocalAccount:
+        return self.test_city.payment_operator
 
     @property
     def is_anvil(self) -> bool:

@@ -44,6 +44,7 @@ from web3.types import TxReceipt
 
 from ledger.contracts.base import ContractWrapper, city_artifact
 from ledger.exceptions import TransactionFailedError
+from ledger.payments.orders import Order
 from ledger.roles import FUNCTION_ROLES, Role
 from ledger.types import AccountKind, reference
 from tests.contracts.helpers import (
@@ -57,15 +58,18 @@ from tests.contracts.helpers import (
 )
 from tests.support.city import LARGE_MINT_DELAY, TestCity
 
-CONTRACTS = ("CityToken", "ResidentRegistry", "CityAuthority")
+CONTRACTS = ("CityToken", "ResidentRegistry", "CityAuthority", "PaymentRouter")
 
 CALLERS = (
     "admin",
     "treasury",
     "registrar",
     "pauser",
+    "merchant_admin",
+    "payment_operator",
     "deployer",  # deployed the city, then renounced ADMIN
     "resident",  # registered and active, no role
+    "merchant",  # registered and active as a merchant, no role
     "stranger",  # allowlisted on the node, unregistered, no role
     "registry",  # the ResidentRegistry contract: holds RECOVERY; calls are simulated (eth_call)
 )
@@ -75,8 +79,11 @@ HOLDINGS: dict[str, dict[Role, int]] = {
     "treasury": {Role.TREASURY: 0, Role.TREASURY_LARGE: LARGE_MINT_DELAY},
     "registrar": {Role.REGISTRAR: 0},
     "pauser": {Role.PAUSER: 0},
+    "merchant_admin": {Role.MERCHANT_ADMIN: 0},
+    "payment_operator": {Role.PAYMENT_OPERATOR: 0},
     "deployer": {},
     "resident": {},
+    "merchant": {},
     "stranger": {},
     "registry": {Role.RECOVERY: 0},
 }
@@ -162,6 +169,11 @@ class Call:
     cleanup: Callable[[], object] | None = None
 
 
+ORDER_AMOUNT = 100
+"""Each cell's invoice: at the default 1 % fee, ₩99 to the merchant and a ₩1 point."""
+ZERO_WORD = bytes(32)
+
+
 # -- the scene: a city, its callers, and helpers that prepare a valid call ------------------------
 
 
@@ -175,6 +187,8 @@ class Scene:
     """A registered account that receives in transfer cells."""
     dummy_target: str
     """An address the AccessManager cells configure (no contract: harmless)."""
+    shop: LocalAccount
+    """A funded merchant (not a caller) whose invoices and redemptions the router cells use."""
 
     @property
     def token(self) -> Any:
@@ -187,6 +201,19 @@ class Scene:
     @property
     def authority(self) -> Any:
         return self.town.authority.contract.functions
+
+    @property
+    def router(self) -> Any:
+        return self.town.payments.contract.functions
+
+    def order(self, merchant: str, amount: int = ORDER_AMOUNT) -> Order:
+        """A fresh invoice of ``merchant``, payable for a day of chain time."""
+        return Order.new(merchant, amount, self.town.latest_timestamp() + 86_400)
+
+    def fund(self, account: LocalAccount, amount: int = ORDER_AMOUNT) -> None:
+        """Mint ``amount`` to an active account and approve the router for all of it."""
+        self.town.token.mint(self.town.treasury, account.address, amount, new_ref("dep"))
+        self.town.token.approve(account, self.town.payments.address, amount)
 
     def registered(self) -> str:
         account = outsider().address
@@ -218,19 +245,31 @@ class Scene:
             "token": self.town.token,
             "registry": self.town.registry,
             "authority": self.town.authority,
+            "payments": self.town.payments,
         }
         return wrappers[name]
+
+
+ACTIVE = ("resident", "merchant")
+"""The callers that are active accounts of the registry."""
 
 
 def only_the_resident(success: Outcome) -> Callable[[Caller], Outcome]:
     """A token movement of the caller's own tokens: only an active account may make it."""
 
     def outcome(caller: Caller) -> Outcome:
-        if caller.name == "resident":
+        if caller.name in ACTIVE:
             return success
         return Err("CityTokenAccountNotActive", {"account": caller.address})
 
     return outcome
+
+
+def only(
+    name: str, success: Outcome, refusal: Callable[[Caller], Err]
+) -> Callable[[Caller], Outcome]:
+    """Only the caller ``name`` succeeds (a business rule, not a role); others get ``refusal``."""
+    return lambda caller: success if caller.name == name else refusal(caller)
 
 
 def everyone(success: Outcome) -> Callable[[Caller], Outcome]:
@@ -470,6 +509,141 @@ def authority_consume_scheduled_op(s: Scene, c: Caller) -> Call:
     return Call(s.authority.consumeScheduledOp(s.town.treasury.address, data), public=outcome)
 
 
+# -- PaymentRouter --------------------------------------------------------------------------------
+
+
+def router_pay(s: Scene, c: Caller) -> Call:
+    order = s.order(s.shop.address)
+    if c.account is not None:
+        if c.name in ACTIVE:
+            s.fund(c.account)
+        else:  # approving needs no registration: the transfer is what refuses them
+            s.town.token.approve(c.account, s.town.payments.address, ORDER_AMOUNT)
+
+    def outcome(caller: Caller) -> Outcome:
+        if caller.name in ACTIVE:
+            return Ok(("payments", "PaymentSettled"))
+        if caller.account is None:  # the registry contract approved nothing
+            return Err(
+                "ERC20InsufficientAllowance",
+                {"spender": s.town.payments.address, "allowance": 0, "needed": 99},
+            )
+        return Err("CityTokenAccountNotActive", {"account": caller.address})
+
+    return Call(s.router.pay(order.as_tuple()), public=outcome)
+
+
+def router_pay_for(s: Scene, c: Caller) -> Call:
+    order = s.order(s.shop.address)
+    s.fund(s.owner)
+    deadline = s.town.latest_timestamp() + 86_400
+    signature = s.town.payments.sign_pay(s.owner, order.ref, deadline)
+    return Call(
+        s.router.payFor(
+            s.owner.address, order.as_tuple(), deadline, signature, 0, 0, ZERO_WORD, ZERO_WORD
+        ),
+        public=everyone(Ok(("payments", "PaymentSettled"))),  # any relayer may submit it
+    )
+
+
+def router_cancel_invoice(s: Scene, c: Caller) -> Call:
+    merchant = s.callers["merchant"].address
+    return Call(
+        s.router.cancelInvoice(s.order(merchant).as_tuple()),
+        public=only(
+            "merchant",
+            Ok(("payments", "InvoiceCancelled")),
+            lambda caller: Err(
+                "PaymentRouterNotInvoiceMerchant", {"caller": caller.address, "merchant": merchant}
+            ),
+        ),
+    )
+
+
+def router_cancel_invoice_for(s: Scene, c: Caller) -> Call:
+    order = s.order(s.shop.address)
+    return Call(s.router.cancelInvoiceFor(order.as_tuple()), Ok(("payments", "InvoiceCancelled")))
+
+
+def router_refund(s: Scene, c: Caller) -> Call:
+    merchant = s.callers["merchant"]
+    assert merchant.account is not None
+    order = s.order(merchant.address)
+    s.fund(s.owner)
+    s.town.payments.pay(s.owner, order)
+    s.town.token.approve(merchant.account, s.town.payments.address, 10)  # 10 of 100: no fee back
+    return Call(
+        s.router.refund(order.ref, 10),
+        public=only(
+            "merchant",
+            Ok(("payments", "PaymentRefunded")),
+            lambda caller: Err(
+                "PaymentRouterNotInvoiceMerchant",
+                {"caller": caller.address, "merchant": merchant.address},
+            ),
+        ),
+    )
+
+
+def router_request_redemption(s: Scene, c: Caller) -> Call:
+    if c.account is not None:
+        s.town.token.approve(c.account, s.town.payments.address, 1)
+    return Call(
+        s.router.requestRedemption(1),
+        public=only(
+            "merchant",
+            Ok(("payments", "RedemptionRequested")),
+            lambda caller: Err("PaymentRouterNotMerchant", {"merchant": caller.address}),
+        ),
+    )
+
+
+def router_confirm_redemption(s: Scene, c: Caller) -> Call:
+    redemption = s.town.payments.request_redemption(s.shop, 1)
+    return Call(
+        s.router.confirmRedemption(redemption, reference(new_ref("set"))),
+        Ok(("payments", "RedemptionConfirmed")),
+    )
+
+
+def router_reject_redemption(s: Scene, c: Caller) -> Call:
+    redemption = s.town.payments.request_redemption(s.shop, 1)
+    return Call(
+        s.router.rejectRedemption(redemption, reference("bank-rejected")),
+        Ok(("payments", "RedemptionRejected")),
+    )
+
+
+def router_withdraw_city_fees(s: Scene, c: Caller) -> Call:
+    return Call(s.router.withdrawCityFees(s.payee, 1), Ok(("payments", "CityFeesWithdrawn")))
+
+
+def router_set_fee_schedule(s: Scene, c: Caller) -> Call:
+    # The defaults again: the other cells' arithmetic must not change.
+    return Call(s.router.setFeeSchedule(100, 10_000), Ok(("payments", "FeeScheduleSet")))
+
+
+def router_set_category_fee(s: Scene, c: Caller) -> Call:
+    return Call(s.router.setCategoryFee(7, 150), Ok(("payments", "CategoryFeeSet")))
+
+
+def router_set_merchant_category(s: Scene, c: Caller) -> Call:
+    return Call(
+        s.router.setMerchantCategory(outsider().address, 7),
+        Ok(("payments", "MerchantCategorySet")),
+    )
+
+
+def router_set_merchant_fee(s: Scene, c: Caller) -> Call:
+    return Call(
+        s.router.setMerchantFee(outsider().address, 50, True), Ok(("payments", "MerchantFeeSet"))
+    )
+
+
+def router_set_authority(s: Scene, c: Caller) -> Call:
+    return Call(s.router.setAuthority(s.town.authority.address))
+
+
 @dataclass(frozen=True)
 class Entry:
     access: Access
@@ -518,6 +692,22 @@ MATRIX: dict[str, dict[str, Entry]] = {
         "cancel": Entry(Canceller(Role.TREASURY_LARGE), authority_cancel),
         "consumeScheduledOp": Entry(Public(), authority_consume_scheduled_op),
     },
+    "PaymentRouter": {
+        "pay": Entry(Public(), router_pay),
+        "payFor": Entry(Public(), router_pay_for),
+        "cancelInvoice": Entry(Public(), router_cancel_invoice),
+        "cancelInvoiceFor": Entry(Restricted(Role.PAYMENT_OPERATOR), router_cancel_invoice_for),
+        "refund": Entry(Public(), router_refund),
+        "requestRedemption": Entry(Public(), router_request_redemption),
+        "confirmRedemption": Entry(Restricted(Role.TREASURY), router_confirm_redemption),
+        "rejectRedemption": Entry(Restricted(Role.TREASURY), router_reject_redemption),
+        "withdrawCityFees": Entry(Restricted(Role.TREASURY), router_withdraw_city_fees),
+        "setFeeSchedule": Entry(Restricted(Role.MERCHANT_ADMIN), router_set_fee_schedule),
+        "setCategoryFee": Entry(Restricted(Role.MERCHANT_ADMIN), router_set_category_fee),
+        "setMerchantCategory": Entry(Restricted(Role.MERCHANT_ADMIN), router_set_merchant_category),
+        "setMerchantFee": Entry(Restricted(Role.MERCHANT_ADMIN), router_set_merchant_fee),
+        "setAuthority": Entry(AuthorityOnly(), router_set_authority),
+    },
 }
 
 
@@ -549,8 +739,10 @@ def town(test_city: TestCity) -> Town:
 @pytest.fixture(scope="module")
 def scene(town: Town) -> Scene:
     resident = town.resident(balance=1_000)
+    merchant = town.resident(balance=1_000, kind=AccountKind.MERCHANT)
     stranger = town.person()
-    owner = town.resident(balance=1_000)
+    owner = town.resident(balance=20_000)
+    shop = town.resident(balance=1_000, kind=AccountKind.MERCHANT)
     payee = outsider().address
     town.register(payee)
     staff = {
@@ -558,14 +750,23 @@ def scene(town: Town) -> Scene:
         "treasury": town.treasury,
         "registrar": town.registrar,
         "pauser": town.pauser,
+        "merchant_admin": town.merchant_admin,
+        "payment_operator": town.payment_operator,
         "deployer": town.deployer,
         "resident": resident,
+        "merchant": merchant,
         "stranger": stranger,
     }
     callers = {name: Caller(name, account.address, account) for name, account in staff.items()}
     callers["registry"] = Caller("registry", town.registry.address, None)
     assert set(callers) == set(CALLERS)
-    return Scene(town, callers, owner, payee, outsider().address)
+    # City fees for the withdrawal cells: one payment while the city takes half of each fee.
+    payments = town.payments
+    payments.set_fee_schedule(town.merchant_admin, 100, 5_000)
+    payments.pay(owner, Order.new(shop.address, 10_000, town.latest_timestamp() + 3_600))
+    payments.set_fee_schedule(town.merchant_admin, 100, 10_000)
+    assert payments.city_fees() == 50
+    return Scene(town, callers, owner, payee, outsider().address, shop)
 
 
 # -- what each caller should get ------------------------------------------------------------------
@@ -680,7 +881,11 @@ def test_the_matrix_restricts_exactly_what_function_roles_maps_with_the_same_rol
 
 
 def test_the_deployed_authority_maps_every_restricted_function_to_its_role(town: Town) -> None:
-    addresses = {"CityToken": town.token.address, "ResidentRegistry": town.registry.address}
+    addresses = {
+        "CityToken": town.token.address,
+        "ResidentRegistry": town.registry.address,
+        "PaymentRouter": town.payments.address,
+    }
     for contract, functions in FUNCTION_ROLES.items():
         abi = {e["name"]: e for e in city_artifact(contract).abi if e.get("type") == "function"}
         for name, role in functions.items():
@@ -705,7 +910,11 @@ def test_can_call_agrees_with_the_matrix_for_every_restricted_function(
     scene: Scene, caller_name: str
 ) -> None:
     caller = scene.callers[caller_name]
-    targets = {"CityToken": scene.town.token, "ResidentRegistry": scene.town.registry}
+    targets: dict[str, ContractWrapper] = {
+        "CityToken": scene.town.token,
+        "ResidentRegistry": scene.town.registry,
+        "PaymentRouter": scene.town.payments,
+    }
     for contract, target in targets.items():
         for name, entry in MATRIX[contract].items():
             if not isinstance(entry.access, Restricted):
@@ -724,8 +933,16 @@ def _placeholder_args(contract: str, name: str) -> list[object]:
     (entry,) = [
         e for e in city_artifact(contract).abi if e.get("type") == "function" and e["name"] == name
     ]
-    zero: dict[str, object] = {"address": "0x" + "00" * 20, "bytes32": bytes(32)}
-    return [zero.get(i["type"], 0) for i in entry["inputs"]]
+    return [_placeholder(i) for i in entry["inputs"]]
+
+
+def _placeholder(parameter: dict[str, Any]) -> object:
+    """A zero value of an ABI parameter's type (structs as tuples of zeros)."""
+    kind = parameter["type"]
+    if kind == "tuple":
+        return tuple(_placeholder(c) for c in parameter["components"])
+    zero: dict[str, object] = {"address": "0x" + "00" * 20, "bytes32": bytes(32), "bool": False}
+    return zero.get(kind, 0)
 
 
 def test_renouncing_needs_the_callers_own_confirmation(scene: Scene) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -11,9 +12,11 @@ from eth_account.signers.local import LocalAccount
 from ledger import deploy as deploy_module
 from ledger.chain import Chain
 from ledger.city import City
+from ledger.config import LedgerSettings
 from ledger.deploy import DeploymentError, DeployPlan, Manifest, deploy_city
 from ledger.exceptions import AccessDeniedError
 from ledger.roles import FUNCTION_ROLES, Role
+from ledger.types import AccountKind, AccountStatus
 from tests.support.accounts import write_genesis
 from tests.support.processes import NodeProcess
 
@@ -40,6 +43,12 @@ def test_deploy_wires_roles_and_hands_admin_over(
     assert not city.authority.has_role(Role.ADMIN, deployer.address).is_member
     assert city.authority.has_role(Role.TREASURY, treasury.address).is_member
     assert city.authority.has_role(Role.RECOVERY, city.registry.address).is_member
+    router = city.registry.registration_of(city.payments.address)
+    assert (router.kind, router.status) == (AccountKind.CITY_SERVICE, AccountStatus.ACTIVE)
+    assert city.payments.token.address == city.token.address
+    # The registrar role the deployer took to register the router was given back.
+    assert not city.authority.has_role(Role.REGISTRAR, deployer.address).is_member
+    assert manifest.temporary_roles == []
     for target_name, functions in FUNCTION_ROLES.items():
         target = manifest.address(target_name)
         for function, role in functions.items():
@@ -88,7 +97,9 @@ def test_a_failed_run_resumes_where_it_stopped(
     monkeypatch.setattr(deploy_module, "_steps", real_steps)
     manifest = deploy_city(fresh_chain, accounts[0], plan, path)
     assert manifest.complete
-    assert manifest.contracts == partial.contracts, "no contract was deployed twice"
+    kept = {name: manifest.contracts[name] for name in partial.contracts}
+    assert kept == partial.contracts, "no contract was deployed twice"
+    assert set(manifest.contracts) == set(deploy_module.CONTRACTS)
     assert City.at(fresh_chain, manifest).registry.token() == manifest.address("CityToken")
 
 
@@ -106,3 +117,117 @@ def test_a_manifest_from_another_chain_state_is_refused(
     )
     with pytest.raises(DeploymentError, match="no code"):
         deploy_city(reset, accounts[0], plan, tmp_path / "test.json")
+
+
+PAYMENT_STEPS = (
+    "deploy PaymentRouter",
+    "plan a temporary registrar role",
+    "register PaymentRouter as a city service",
+    "give back temporary roles",
+    "wire PaymentRouter function roles",
+    "label payment roles",
+    "grant planned payment roles",
+)
+
+
+def _deploy_without_the_router(
+    chain: Chain,
+    deployer: LocalAccount,
+    plan: DeployPlan,
+    path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Manifest:
+    """A deployment as it was made before the PaymentRouter existed (its steps left out)."""
+    real_steps = deploy_module._steps
+
+    def old_steps(*args: object) -> list[tuple[str, Callable[[], object]]]:
+        return [s for s in real_steps(*args) if s[0] not in PAYMENT_STEPS]  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(deploy_module, "_steps", old_steps)
+        manifest = deploy_city(chain, deployer, plan, path)
+    assert manifest.complete
+    assert "PaymentRouter" not in manifest.contracts
+    return manifest
+
+
+def test_a_deployment_from_before_the_router_is_upgraded_by_its_admin(
+    fresh_chain: Chain,
+    accounts: list[LocalAccount],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployer, admin, operator = accounts[0], accounts[1], accounts[3]
+    plan = DeployPlan(
+        "test", admin.address, grants={Role.PAYMENT_OPERATOR: [(operator.address, 0)]}
+    )
+    path = tmp_path / "test.json"
+    old = _deploy_without_the_router(fresh_chain, deployer, plan, path, monkeypatch)
+    with pytest.raises(DeploymentError, match="predates the PaymentRouter"):
+        City.connect(_settings(fresh_chain, path), path)
+
+    # The deployer handed ADMIN over: it cannot add the router, and nothing is sent.
+    block = fresh_chain.block_number()
+    with pytest.raises(DeploymentError, match="must be signed by an admin"):
+        deploy_city(fresh_chain, deployer, plan, path)
+    assert fresh_chain.block_number() == block
+    assert Manifest.load(path) == old
+
+    manifest = deploy_city(fresh_chain, admin, plan, path)
+    assert manifest.complete
+    assert manifest.steps[: len(old.steps)] == old.steps
+    assert manifest.steps[len(old.steps) :] == list(PAYMENT_STEPS)
+    assert {name: manifest.contracts[name] for name in old.contracts} == old.contracts
+    city = City.connect(_settings(fresh_chain, path), path)
+    assert city.registry.is_active(city.payments.address)
+    assert city.authority.has_role(Role.PAYMENT_OPERATOR, operator.address).is_member
+    assert not city.authority.has_role(Role.REGISTRAR, admin.address).is_member
+    for function, role in FUNCTION_ROLES["PaymentRouter"].items():
+        selector = deploy_module._selector("PaymentRouter", function)
+        assert city.authority.target_function_role(city.payments.address, selector) == role
+    block = fresh_chain.block_number()
+    assert deploy_city(fresh_chain, admin, plan, path) == manifest
+    assert fresh_chain.block_number() == block
+
+
+def test_an_interrupted_router_registration_still_gives_the_registrar_role_back(
+    fresh_chain: Chain,
+    accounts: list[LocalAccount],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployer, admin = accounts[0], accounts[1]
+    plan = DeployPlan("test", admin.address)
+    path = tmp_path / "test.json"
+    real_steps = deploy_module._steps
+
+    def crashing_steps(*args: object) -> list[tuple[str, Callable[[], object]]]:
+        steps = real_steps(*args)  # type: ignore[arg-type]
+        names = [name for name, _ in steps]
+        at = names.index("register PaymentRouter as a city service")
+        manifest = cast(Manifest, args[3])
+        chain, signer = cast(Chain, args[0]), cast(LocalAccount, args[1])
+
+        def grant_then_crash() -> None:
+            # The registrar role is granted, then the power fails before the registration.
+            authority = City.at(chain, manifest).authority
+            authority.grant_role(signer, Role.REGISTRAR, signer.address)
+            raise RuntimeError("power cut")
+
+        return [*steps[:at], (names[at], grant_then_crash), *steps[at + 1 :]]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(deploy_module, "_steps", crashing_steps)
+        with pytest.raises(RuntimeError, match="power cut"):
+            deploy_city(fresh_chain, deployer, plan, path)
+    partial = Manifest.load(path)
+    assert partial.temporary_roles == [[int(Role.REGISTRAR), deployer.address]]
+    manifest = deploy_city(fresh_chain, deployer, plan, path)
+    city = City.at(fresh_chain, manifest)
+    assert city.registry.is_active(city.payments.address)
+    assert not city.authority.has_role(Role.REGISTRAR, deployer.address).is_member
+    assert manifest.temporary_roles == []
+
+
+def _settings(chain: Chain, path: Path) -> LedgerSettings:
+    return LedgerSettings(rpc_url=chain.rpc_url, network=path.stem, deployments_dir=path.parent)

@@ -14,6 +14,8 @@ from ledger.deploy import CONTRACTS
 from ledger.exceptions import (
     AccessDeniedError,
     AccountNotActiveError,
+    InvoiceClosedError,
+    PaymentError,
     ReferenceUsedError,
     TokenPausedError,
     TransactionFailedError,
@@ -40,7 +42,11 @@ def test_every_message_uses_the_errors_own_arguments(error: str) -> None:
 
 
 def test_every_city_specific_error_has_a_message() -> None:
-    own = {e for e in _abi_errors() if e.startswith(("CityToken", "ResidentRegistry"))}
+    own = {
+        e
+        for e in _abi_errors()
+        if e.startswith(("CityToken", "ResidentRegistry", "PaymentRouter", "SafeERC20"))
+    }
     assert own <= set(MESSAGES), sorted(own - set(MESSAGES))
 
 
@@ -68,6 +74,20 @@ def test_every_city_specific_error_has_a_message() -> None:
             ["0x" + "22" * 20],
             AccessDeniedError,
             "lacks the role",
+        ),
+        (
+            "PaymentRouterInvoicePaid(bytes32)",
+            ["bytes32"],
+            [b"\xab" * 32],
+            InvoiceClosedError,
+            "invoice 0x" + "ab" * 32 + " is already paid",
+        ),
+        (
+            "PaymentRouterRefundTooLarge(uint256,uint256)",
+            ["uint256", "uint256"],
+            [10_001, 9_900],
+            PaymentError,
+            "a refund of ₩10,001 exceeds the ₩9,900 still refundable",
         ),
         (
             "ERC20InsufficientBalance(address,uint256,uint256)",

@@ -29,6 +29,10 @@ class TestCity:
     pauser: LocalAccount
     people: list[LocalAccount]
     """Accounts without roles, for residents and merchants."""
+    merchant_admin: LocalAccount
+    """Sets the PaymentRouter's fees and merchant categories (MERCHANT_ADMIN)."""
+    payment_operator: LocalAccount
+    """The city's payment service: cancels invoices for merchants (PAYMENT_OPERATOR)."""
 
     @property
     def url(self) -> str:
@@ -36,8 +40,12 @@ class TestCity:
 
 
 def deploy_test_city(url: str, accounts: list[LocalAccount], manifest_path: Path) -> TestCity:
-    """accounts[0] deploys; [1] admin, [2] treasury, [3] registrar, [4] pauser; rest people."""
-    deployer, admin, treasury, registrar, pauser, *people = accounts
+    """accounts[0] deploys; [1] admin, [2] treasury, [3] registrar, [4] pauser; the last two are
+    the merchant admin and the payment operator; the rest in between are people (so appending
+    accounts to a list never changes who the first people are)."""
+    deployer, admin, treasury, registrar, pauser, *people, merchant_admin, payment_operator = (
+        accounts
+    )
     plan = DeployPlan(
         network=manifest_path.stem,
         admin=admin.address,
@@ -47,6 +55,8 @@ def deploy_test_city(url: str, accounts: list[LocalAccount], manifest_path: Path
             Role.TREASURY_LARGE: [(treasury.address, LARGE_MINT_DELAY)],
             Role.REGISTRAR: [(registrar.address, 0)],
             Role.PAUSER: [(pauser.address, 0)],
+            Role.MERCHANT_ADMIN: [(merchant_admin.address, 0)],
+            Role.PAYMENT_OPERATOR: [(payment_operator.address, 0)],
         },
     )
     chain = Chain(url)
@@ -60,4 +70,6 @@ def deploy_test_city(url: str, accounts: list[LocalAccount], manifest_path: Path
         registrar,
         pauser,
         people,
+        merchant_admin,
+        payment_operator,
     )

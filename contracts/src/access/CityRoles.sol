@@ -19,7 +19,7 @@ library CityRoles {
     /// @dev Registers, updates, freezes, unfreezes and recovers registry accounts.
     uint64 internal constant REGISTRAR = 2;
 
-    /// @dev Manages merchants: categories, fees, settlement accounts.
+    /// @dev Manages merchants: categories, fees, settlement accounts (the PaymentRouter's fee setters).
     uint64 internal constant MERCHANT_ADMIN = 3;
 
     /// @dev Creates and runs elections and polls.
@@ -52,4 +52,10 @@ library CityRoles {
      * ResidentRegistry contract only (without delay), which calls the token from `recover`.
      */
     uint64 internal constant RECOVERY = 11;
+
+    /**
+     * @dev The city's payment service (the API): cancels merchants' invoices for them
+     * (`PaymentRouter.cancelInvoiceFor`). It never moves tokens.
+     */
+    uint64 internal constant PAYMENT_OPERATOR = 12;
 }

@@ -22,11 +22,22 @@ pragma solidity ^0.8.24;
  *
  * The payer's balance falls by `merchantAmount + cityShare`. A refund of `r` tokens (cumulative
  * refunded `R` after it, `R <= amount`) reverses the split in proportion, computed cumulatively so
- * that a full refund in any number of parts reverses it exactly:
+ * that a full refund in any number of parts reverses it exactly. The fee is reversed first and
+ * then divided between points and city as the fee was:
  *
- *   pointsClawedBack = points * R / amount - (points clawed back before)
- *   fromCity         = cityShare * R / amount - (city share returned before)
+ *   feeBack          = fee * R / amount           (all of the fee reversed up to R)
+ *   pointsBack       = points * feeBack / fee     (0 when fee is 0)
+ *   pointsClawedBack = pointsBack - (points clawed back before)
+ *   fromCity         = feeBack - pointsBack - (city share returned before)
  *   fromMerchant     = r - pointsClawedBack - fromCity
+ *
+ * Each running total (`feeBack`, `pointsBack`, `feeBack - pointsBack`, `R - feeBack`) only grows
+ * with `R`, so no part of a refund is ever negative, the merchant never returns more than it
+ * received (`R - feeBack <= merchantAmount`) nor the city more than its share. (Prorating points
+ * and city share separately, `points * R / amount` and `cityShare * R / amount`, is not enough:
+ * both can round up in the same one-token refund, which would leave `fromMerchant` at -1.)
+ * If the router holds less city share than `fromCity` (the treasury withdrew it), the refund
+ * reverts with {PaymentRouterInsufficientCityFees}.
  *
  * The payer receives `fromMerchant + fromCity`: points are clawed back by netting them from the
  * refund, never by taking them from the payer's balance, so a payer who already spent their points
@@ -174,6 +185,12 @@ interface IPaymentRouter {
     /// @dev An address given was the zero address.
     error PaymentRouterZeroAddress();
 
+    /// @dev Category 0 is the default category: its fee is the default fee ({setFeeSchedule}).
+    error PaymentRouterInvalidCategory(uint32 category);
+
+    /// @dev `token` does not use `registry` as its registry.
+    error PaymentRouterRegistryMismatch(address token, address registry);
+
     /**
      * @dev Pays the invoice `order` from the caller's balance (the caller must have approved the
      * router for `order.amount - points`). Returns the invoice reference.
@@ -240,7 +257,8 @@ interface IPaymentRouter {
     /// @dev Gives `merchant` its own fee, or removes it. Emits a {MerchantFeeSet} event.
     function setMerchantFee(address merchant, uint16 feeBps, bool enabled) external;
 
-    /// @dev Moves `amount` of the caller's (a merchant's) tokens into escrow for a bank payout.
+    /// @dev Moves `amount` of the caller's (an active merchant's) tokens into escrow for a bank
+    /// payout; the caller must have approved the router for `amount`. Redemption ids start at 1.
     /// Emits a {RedemptionRequested} event.
     function requestRedemption(uint256 amount) external returns (uint256 redemptionId);
 
@@ -283,4 +301,22 @@ interface IPaymentRouter {
 
     /// @dev The token paid with.
     function token() external view returns (address);
+
+    /// @dev The resident registry that says who is an active merchant.
+    function registry() external view returns (address);
+
+    /// @dev The fee of merchants in `category`, and whether one was set (if not, they pay the default).
+    function categoryFeeOf(uint32 category) external view returns (uint16 feeBps, bool set);
+
+    /// @dev The category of `merchant` (0: the default).
+    function merchantCategoryOf(address merchant) external view returns (uint32);
+
+    /// @dev The own fee of `merchant`, and whether it applies.
+    function merchantFeeOf(address merchant) external view returns (uint16 feeBps, bool enabled);
+
+    /// @dev How many redemptions were ever requested; their ids are 1 to this number.
+    function redemptionCount() external view returns (uint256);
+
+    /// @dev The tokens held in escrow for requested redemptions.
+    function escrowed() external view returns (uint256);
 }
