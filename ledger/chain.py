@@ -99,6 +99,11 @@ class Chain:
         with self.rpc_errors():
             return self.w3.eth.block_number
 
+    def latest_timestamp(self) -> int:
+        """The latest block's timestamp: the chain's "now", which contracts compare against."""
+        with self.rpc_errors():
+            return int(self.w3.eth.get_block("latest")["timestamp"])
+
     def transact(
         self,
         signer: LocalAccount,

@@ -1,15 +1,15 @@
 """``wallet``: keys and payments in the city's local currency, for residents and merchants.
 
 Commands live in :mod:`wallet_cli.commands` (``keys``: new, import, list, address, export;
-``token``: balance, send, history, receive); errors become one line on stderr
-(:mod:`wallet_cli.errors`).
+``token``: balance, send, history, receive; ``payments``: pay, points, refund, redeem); errors
+become one line on stderr (:mod:`wallet_cli.errors`).
 """
 
 from __future__ import annotations
 
 import typer
 
-from wallet_cli.commands import keys, token
+from wallet_cli.commands import keys, payments, token
 from wallet_cli.errors import WalletGroup
 
 app = typer.Typer(
@@ -31,3 +31,7 @@ app.command("balance", rich_help_panel="Payments")(token.balance)
 app.command("send", rich_help_panel="Payments")(token.send)
 app.command("history", rich_help_panel="Payments")(token.history)
 app.command("receive", rich_help_panel="Payments")(token.receive)
+app.command("pay", rich_help_panel="Payments")(payments.pay)
+app.command("points", rich_help_panel="Payments")(payments.points)
+app.command("refund", rich_help_panel="Merchants")(payments.refund)
+app.command("redeem", rich_help_panel="Merchants")(payments.redeem)

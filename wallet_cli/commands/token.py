@@ -23,7 +23,7 @@ from wallet_cli import output
 from wallet_cli.commands.keys import Alias, PasswordFile
 from wallet_cli.context import Party, Wallet, wallet_command
 from wallet_cli.errors import WalletError
-from wallet_cli.history import WINDOW, ZERO_ADDRESS, Movement, account_history
+from wallet_cli.history import PAYMENT_KINDS, WINDOW, ZERO_ADDRESS, Movement, account_history
 from wallet_cli.payment import PaymentRequest, qr_text
 
 Who = Annotated[
@@ -191,6 +191,7 @@ def history(
         movements = account_history(
             city.token,
             party.address,
+            city.payments,
             first_block=first,
             last_block=last,
             limit=limit or None,
@@ -209,6 +210,7 @@ def history(
     table.add_column("kind")
     table.add_column("counterparty", no_wrap=True)
     table.add_column("amount", justify="right", no_wrap=True)
+    table.add_column("points", justify="right", no_wrap=True)
     table.add_column("reference")
     table.add_column("tx", no_wrap=True)
     for m in movements:
@@ -217,7 +219,10 @@ def history(
             m.kind,
             wallet.name_of(m.counterparty) if m.counterparty else "",
             output.signed_krw(m.signed_amount),
-            m.reference or "",
+            output.signed_krw(m.points) if m.points else "",
+            output.short(m.reference)
+            if m.reference and m.kind in PAYMENT_KINDS
+            else m.reference or "",
             output.short(m.tx_hash),
         )
     wallet.out.print(table)
@@ -235,6 +240,7 @@ def _rows(wallet: Wallet, movements: list[Movement]) -> list[dict[str, Any]]:
             if m.counterparty and wallet.name_of(m.counterparty) != m.counterparty
             else None,
             "amount": m.signed_amount,
+            "points": m.points,
             "reference": m.reference,
         }
         for m in movements
