@@ -24,7 +24,16 @@ class LedgerSettings(BaseSettings):
     network: str = Field(default="local", description="deployment name: deployments/<network>.json")
     deployments_dir: Path = Field(default=Path("deployments"))
     receipt_timeout: float = Field(default=60.0, gt=0)
+    data_dir: Path = Field(default=Path(".cityledger"), description="local state (the index)")
+    db_url: str | None = Field(
+        default=None, description="index database (default: SQLite in data_dir)"
+    )
 
     @property
     def deployment_file(self) -> Path:
         return self.deployments_dir / f"{self.network}.json"
+
+    @property
+    def database_url(self) -> str:
+        """``db_url``, else ``sqlite:///<data_dir>/index.sqlite3``."""
+        return self.db_url or f"sqlite:///{self.data_dir / 'index.sqlite3'}"

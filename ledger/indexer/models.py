@@ -37,6 +37,9 @@ class Cursor(SQLModel, table=True):
     block_number: int = Field(sa_column=Column(BigInteger, nullable=False))
     block_hash: str = Field(max_length=HASH)
     updated_at: datetime
+    contracts: str | None = Field(default=None)
+    """The contracts indexed, as JSON ``{name: address}``: a contract added to the deployment
+    later (the PaymentRouter of an upgraded city) is caught up from its deployment block."""
 
 
 class Block(SQLModel, table=True):
