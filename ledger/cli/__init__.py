@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger.cli import admin, deploy
+from ledger.cli import admin, deploy, index, serve
 from ledger.cli import node as node_commands
 
 app = typer.Typer(
@@ -19,3 +19,5 @@ app.command("up")(node_commands.up)
 app.command("genesis")(node_commands.genesis)
 app.command("deploy")(deploy.deploy)
 app.add_typer(admin.app, name="admin")
+app.add_typer(index.app, name="index")
+serve.register(app)

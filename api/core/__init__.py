@@ -1,0 +1,1 @@
+"""Settings, security primitives and errors shared by every route."""

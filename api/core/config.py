@@ -1,0 +1,112 @@
+"""The API's settings, from the environment (``CITYLEDGER_API_*``) or ``cityledger serve`` flags.
+
+Secrets: the JWT secret has a development default that is refused in any other environment; the
+service signer's private key is never a setting (``$CITYLEDGER_API_SERVICE_KEY`` or an encrypted
+keystore with a password file, see :mod:`api.services`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.config import LedgerSettings
+
+DEFAULT_SECRET = "changethis"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYLEDGER_API_", extra="ignore")
+
+    environment: Literal["development", "staging", "production"] = "development"
+    api_prefix: str = "/api/v1"
+    secret_key: str = Field(default=DEFAULT_SECRET, description="HS256 key of access tokens")
+    db_url: str | None = Field(
+        default=None, description="the index database the API shares (default: the ledger's)"
+    )
+
+    # The chain; unset values fall back to the ledger's CITYLEDGER_* settings.
+    rpc_url: str | None = None
+    network: str | None = None
+    deployments_dir: Path | None = None
+
+    # Service signer (PAYMENT_OPERATOR): a private key in $CITYLEDGER_API_SERVICE_KEY, or:
+    service_keystore: Path | None = Field(default=None, description="keystore v3 file")
+    service_password_file: Path | None = None
+
+    # Sign-in with Ethereum.
+    siwe_domain: str = "localhost:8000"
+    siwe_uri: str = "http://localhost:8000"
+    siwe_statement: str = "Sign in to CityLedger."
+    siwe_nonce_ttl: int = Field(default=300, gt=0, description="seconds a nonce may be used")
+    access_token_ttl: int = Field(default=900, gt=0, description="seconds a token is valid")
+
+    # Request hygiene (the rate limit is per replica: each process keeps its own buckets).
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_burst: int = Field(default=100, gt=0)
+    idempotency_ttl: int = Field(default=24 * 3600, gt=0, description="seconds a key is kept")
+    idempotency_wait: float = Field(
+        default=15.0, ge=0, description="seconds a duplicate waits for the first request"
+    )
+    idempotency_lock: float = Field(
+        default=120.0, gt=0, description="seconds before an unfinished request's key is retaken"
+    )
+
+    # Invoices, relays and reports.
+    invoice_default_ttl: int = Field(default=900, gt=0)
+    invoice_max_ttl: int = Field(default=30 * 24 * 3600, gt=0)
+    expiry_grace: int = Field(default=30, ge=0, description="seconds past valid_until")
+    expiry_scan_interval: float = Field(
+        default=10.0, ge=0, description="seconds between looks for invoices past paying"
+    )
+    relay_wait: float = Field(default=15.0, ge=0, description="seconds to wait for a receipt")
+    card_fee_bps: int = Field(default=220, ge=0, le=10_000)
+    van_fee_bps: int = Field(default=30, ge=0, le=10_000)
+    report_timezone: str = "Asia/Seoul"
+
+    # Webhooks.
+    webhooks_enabled: bool = True
+    webhook_poll_interval: float = Field(default=2.0, gt=0)
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_backoff_base: float = Field(default=10.0, gt=0)
+    webhook_backoff_max: float = Field(default=6 * 3600.0, gt=0)
+    webhook_backoff_jitter: float = Field(default=0.1, ge=0, le=1)
+    webhook_max_attempts: int = Field(default=15, gt=0)
+    webhook_rescan_blocks: int = Field(default=12, ge=0)
+    webhook_batch: int = Field(default=50, gt=0)
+    webhook_secret_overlap: int = Field(
+        default=24 * 3600, ge=0, description="seconds a rotated secret still signs"
+    )
+    webhook_allow_private_hosts: bool = False
+    webhook_require_https: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Self:
+        if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+            message = (
+                "CITYLEDGER_API_SECRET_KEY is the default or shorter than 32 characters: "
+                'set a random one (python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+            if self.environment != "development":
+                raise ValueError(message)
+            warnings.warn(message, stacklevel=1)
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or self.ledger_settings().database_url
+
+    def ledger_settings(self) -> LedgerSettings:
+        overrides: dict[str, object] = {}
+        if self.rpc_url:
+            overrides["rpc_url"] = self.rpc_url
+        if self.network:
+            overrides["network"] = self.network
+        if self.deployments_dir:
+            overrides["deployments_dir"] = self.deployments_dir
+        return LedgerSettings(**overrides)  # type: ignore[arg-type]

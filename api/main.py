@@ -1,0 +1,96 @@
+"""The FastAPI application: ``create_app(settings)`` builds it (``cityledger serve`` runs it)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from api.core.config import Settings
+from api.core.errors import COMMON_ERRORS, install_handlers
+from api.core.limits import BodySizeLimit, RateLimit, TokenBuckets
+from api.db import make_engine
+from api.routes import (
+    accounts,
+    auth,
+    chain,
+    health,
+    invoices,
+    payments,
+    refunds,
+    relay,
+    reports,
+    settlements,
+    webhooks,
+)
+from api.services import Services
+from api.webhooks.worker import WebhookWorker
+
+DESCRIPTION = """\
+The city's payment API over the CityLedger chain and its index. Non-custodial: residents and
+merchants sign their own transactions; the API relays them and holds only its service key.
+
+Authenticate with `Authorization: Bearer …`: a merchant's or city service's API key
+(`clk_…`), or a resident's access token from `POST /auth/verify` (Sign-In with Ethereum).
+Every POST accepts an `Idempotency-Key`. Errors are `{"code", "detail"}`.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    services = Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if settings.webhooks_enabled:
+            worker = WebhookWorker(engine, settings, services)
+            task = asyncio.create_task(worker.run(stop), name="webhook-worker")
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+
+    app = FastAPI(
+        title="CityLedger API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.services = services
+    install_handlers(app)
+    app.include_router(health.router)
+    for module in (
+        chain,
+        auth,
+        accounts,
+        invoices,
+        payments,
+        refunds,
+        settlements,
+        reports,
+        relay,
+        webhooks,
+    ):
+        app.include_router(module.router, prefix=settings.api_prefix, responses=COMMON_ERRORS)
+    app.add_middleware(
+        RateLimit,
+        buckets=TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst),
+        secret=settings.secret_key,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,122 @@
+"""Relay what residents (and merchants) signed in their own wallets: the API holds no key of
+theirs. A raw transaction must be signed by the caller and call an allowed function of the
+city token or the payment router; a signed Pay authorization (with an optional permit) is
+submitted through ``payFor`` by the API's service account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api import relaying
+from api.core import scopes
+from api.core.errors import ApiError, forbidden
+from api.deps import CurrentPrincipal, ServicesDep, SessionDep
+from api.idempotency import IdempotencyDep
+from api.relaying import PENDING
+from api.schemas import PayForRequest, RawTransaction, RelayResult
+from ledger.contracts.token import Permit
+from ledger.payments.orders import Order, pay_typed_data
+
+router = APIRouter(prefix="/relay", tags=["relay"])
+
+
+@router.post("/transactions", status_code=201, response_model=RelayResult, responses=PENDING)
+def relay_transaction(
+    body: RawTransaction,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    """Relay a transaction the caller signed (token transfer/approve, router pay and the
+    merchant's own calls): 201 once mined, 202 if still pending."""
+    principal.require(scopes.RELAY)
+    if principal.address is None:
+        raise forbidden("only an account holder relays its own transactions")
+    sender = principal.address
+
+    def send() -> tuple[int, RelayResult]:
+        functions = relaying.TOKEN_FUNCTIONS + relaying.ROUTER_FUNCTIONS
+        tx, function = relaying.checked(services, body.raw_transaction, sender, functions)
+        return relaying.submit(services, tx, function, None)
+
+    return idempotency.run(session, body, send)
+
+
+@router.post("/pay", status_code=201, response_model=RelayResult, responses=PENDING)
+def relay_pay(
+    body: PayForRequest,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
+) -> JSONResponse:
+    """Pay an invoice with the payer's signed Pay authorization (and permit) via `payFor`."""
+    principal.require(scopes.RELAY)
+    from eth_utils import to_checksum_address
+
+    payer = to_checksum_address(body.payer)
+    if principal.address != payer:
+        raise forbidden("you may relay only your own payments")
+
+    def send() -> tuple[int, RelayResult]:
+        order = Order(
+            body.order.merchant,
+            body.order.amount,
+            body.order.valid_until,
+            bytes.fromhex(body.order.salt[2:]),
+        )
+        _check_authorization(services.router_address, services.chain_id, payer, order, body)
+        router = services.city.payments
+        permit = (
+            Permit(
+                owner=payer,
+                spender=router.address,
+                value=order.amount,
+                deadline=body.permit.deadline,
+                v=body.permit.v,
+                r=bytes.fromhex(body.permit.r[2:]),
+                s=bytes.fromhex(body.permit.s[2:]),
+            )
+            if body.permit is not None
+            else None
+        )
+        receipt = router.pay_for(
+            services.service_signer,
+            payer,
+            order,
+            body.deadline,
+            bytes.fromhex(body.signature[2:]),
+            permit,
+        )
+        return 201, RelayResult(
+            tx_hash=receipt["transactionHash"].to_0x_hex(),
+            function="payFor",
+            status="confirmed",
+            block_number=receipt["blockNumber"],
+        )
+
+    return idempotency.run(session, body, send)
+
+
+def _check_authorization(
+    router: str, chain_id: int, payer: str, order: Order, body: PayForRequest
+) -> None:
+    """Refuse a Pay signature that is not the payer's before anything is sent."""
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    typed = pay_typed_data(router, chain_id, payer, order.ref, body.deadline)
+    try:
+        signer = Account.recover_message(
+            encode_typed_data(full_message=typed), signature=bytes.fromhex(body.signature[2:])
+        )
+    except Exception:  # malformed signatures raise from several layers of eth-keys
+        signer = None
+    if signer != payer:
+        raise ApiError(
+            422,
+            "invalid_pay_signature",
+            f"the Pay authorization is not signed by {payer} for this order, router and chain",
+        )

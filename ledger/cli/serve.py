@@ -1,0 +1,290 @@
+"""`cityledger serve`: the city API (uvicorn); `cityledger api-key`: merchants' and services' keys.
+
+    cityledger serve --port 8000                       # migrate, then serve
+    cityledger api-key create --merchant 0x…           # prints the key once
+    cityledger api-key create --service audit --scopes reports:read
+    cityledger api-key list
+    cityledger api-key revoke <id>
+
+The API shares the index's database (``--db-url`` / $CITYLEDGER_DB_URL, else
+``sqlite:///<data-dir>/index.sqlite3``) and reads the rest of its settings from
+``CITYLEDGER_API_*`` (see ``api/core/config.py``). The API's own signer comes from
+$CITYLEDGER_API_SERVICE_KEY or an encrypted keystore, never from a flag.
+
+``ledger`` never imports ``api`` at module level: these commands import it when they run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ledger.cli.common import (
+    DeploymentsDir,
+    JsonOutput,
+    Network,
+    RpcUrl,
+    console,
+    emit,
+    friendly_errors,
+)
+
+if TYPE_CHECKING:
+    from api.core.config import Settings
+
+api_keys = typer.Typer(help="API keys of merchants and city services.", no_args_is_help=True)
+
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--db-url",
+        envvar="CITYLEDGER_DB_URL",
+        help="Database URL (the index's; default: sqlite:///<data-dir>/index.sqlite3).",
+    ),
+]
+DataDir = Annotated[
+    Path, typer.Option("--data-dir", envvar="CITYLEDGER_DATA_DIR", help="Local state folder.")
+]
+
+
+def _database_url(db_url: str | None, data_dir: Path) -> str:
+    from ledger.config import LedgerSettings
+
+    return db_url or LedgerSettings(data_dir=data_dir).database_url
+
+
+def _api_settings(
+    db_url: str | None,
+    data_dir: Path,
+    rpc_url: str | None = None,
+    network: str | None = None,
+    deployments_dir: Path | None = None,
+    **extra: Any,
+) -> Settings:
+    from api.core.config import Settings
+
+    overrides: dict[str, Any] = {"db_url": _database_url(db_url, data_dir), **extra}
+    if rpc_url:
+        overrides["rpc_url"] = rpc_url
+    if network:
+        overrides["network"] = network
+    if deployments_dir:
+        overrides["deployments_dir"] = deployments_dir
+    return Settings(**overrides)
+
+
+def migrate(url: str) -> None:
+    """Both migration trees: the index's tables, then the API's."""
+    from api.migrations import upgrade as upgrade_api
+    from ledger.indexer.db import upgrade as upgrade_index
+
+    upgrade_index(url)
+    upgrade_api(url)
+
+
+@friendly_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    db_url: DbUrl = None,
+    data_dir: DataDir = Path(".cityledger"),
+    rpc_url: RpcUrl = None,
+    network: Network = "local",
+    deployments_dir: DeploymentsDir = Path("deployments"),
+    run_migrations: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply database migrations first.")
+    ] = True,
+    webhooks: Annotated[
+        bool, typer.Option("--webhooks/--no-webhooks", help="Run the webhook worker.")
+    ] = True,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve the city API (FastAPI on uvicorn): payments, invoices, webhooks, relays."""
+    import uvicorn
+
+    from api.main import create_app
+    from ledger.logging import configure_logging
+
+    configure_logging(log_level)
+    settings = _api_settings(
+        db_url, data_dir, rpc_url, network, deployments_dir, webhooks_enabled=webhooks
+    )
+    if run_migrations:
+        migrate(settings.database_url)
+    console.print(f"serving the city API on http://{host}:{port}{settings.api_prefix}")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+@api_keys.command("create")
+@friendly_errors
+def create_key(
+    merchant: Annotated[
+        str | None, typer.Option(help="The merchant's address (a merchant key).")
+    ] = None,
+    service: Annotated[
+        str | None, typer.Option(help="A city service's name (a staff key; needs --scopes).")
+    ] = None,
+    scopes: Annotated[
+        str | None,
+        typer.Option(help="Space/comma-separated scopes (merchants: all but admin by default)."),
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="What the key is for.")] = None,
+    db_url: DbUrl = None,
+    data_dir: DataDir = Path(".cityledger"),
+    json_output: JsonOutput = False,
+) -> None:
+    """Create an API key; it is printed once and only its digest is stored."""
+    from eth_utils import is_address, to_checksum_address
+    from sqlmodel import Session
+
+    from api.core import scopes as scope_names
+    from api.core.security import generate_api_key
+    from api.db import make_engine
+    from api.models import ApiKey
+
+    if (merchant is None) == (service is None):
+        raise ValueError("give either --merchant ADDRESS or --service NAME")
+    if merchant is not None:
+        if not is_address(merchant):
+            raise ValueError(f"{merchant!r} is not an address")
+        granted = scope_names.parse_scopes(scopes) if scopes else scope_names.MERCHANT_DEFAULT
+        if scope_names.ADMIN in granted:
+            raise ValueError("a merchant key cannot hold the admin scope")
+        kind, address, name = "merchant", to_checksum_address(merchant), label or "merchant"
+    else:
+        if not scopes:
+            raise ValueError("a service key needs --scopes (e.g. reports:read)")
+        granted = scope_names.parse_scopes(scopes)
+        extra = granted - scope_names.SERVICE_READ_ONLY - {scope_names.ADMIN}
+        if extra:
+            raise ValueError(
+                f"a service key reads; it cannot hold {', '.join(sorted(extra))} "
+                "(those act in a merchant's name)"
+            )
+        kind, address, name = "service", None, label or str(service)
+    url = _database_url(db_url, data_dir)
+    migrate(url)
+    new = generate_api_key()
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            row = ApiKey(
+                prefix=new.prefix,
+                key_hash=new.digest,
+                label=name,
+                principal_kind=kind,
+                principal_address=address,
+                scopes=" ".join(sorted(granted)),
+            )
+            session.add(row)
+            session.commit()
+            key_id = str(row.id)
+    finally:
+        engine.dispose()
+    if json_output:
+        emit(
+            {
+                "id": key_id,
+                "key": new.key,
+                "kind": kind,
+                "address": address,
+                "scopes": sorted(granted),
+            }
+        )
+        return
+    console.print(f"API key {key_id} ({kind}{' ' + address if address else ''}):")
+    console.print(f"  {new.key}", highlight=False, soft_wrap=True)
+    console.print("Store it now: it is shown only once.")
+
+
+@api_keys.command("list")
+@friendly_errors
+def list_keys(
+    db_url: DbUrl = None, data_dir: DataDir = Path(".cityledger"), json_output: JsonOutput = False
+) -> None:
+    """List API keys (never the keys themselves)."""
+    from sqlmodel import Session, col, select
+
+    from api.db import make_engine
+    from api.models import ApiKey
+
+    url = _database_url(db_url, data_dir)
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            keys = session.exec(select(ApiKey).order_by(col(ApiKey.created_at))).all()
+    finally:
+        engine.dispose()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": str(k.id),
+            "prefix": k.prefix,
+            "label": k.label,
+            "kind": k.principal_kind,
+            "address": k.principal_address,
+            "scopes": k.scopes.split(),
+            "created_at": k.created_at.isoformat(),
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in keys
+    ]
+    if json_output:
+        emit(rows)
+        return
+    table = Table("id", "prefix", "label", "kind", "address", "scopes", "revoked")
+    for k in keys:
+        table.add_row(
+            str(k.id),
+            f"{k.prefix}…",
+            k.label,
+            k.principal_kind,
+            k.principal_address or "",
+            k.scopes,
+            k.revoked_at.isoformat() if k.revoked_at else "",
+        )
+    console.print(table)
+
+
+@api_keys.command("revoke")
+@friendly_errors
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="The key's id (see `cityledger api-key list`).")],
+    db_url: DbUrl = None,
+    data_dir: DataDir = Path(".cityledger"),
+) -> None:
+    """Revoke an API key: it stops working at once."""
+    import uuid
+
+    from sqlmodel import Session
+
+    from api.db import make_engine
+    from api.models import ApiKey, utcnow
+
+    try:
+        identifier = uuid.UUID(key_id)
+    except ValueError:
+        raise ValueError(f"{key_id!r} is not a key id") from None
+    url = _database_url(db_url, data_dir)
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            key = session.get(ApiKey, identifier)
+            if key is None:
+                raise ValueError(f"no API key {key_id}")
+            if key.revoked_at is None:
+                key.revoked_at = utcnow()
+                session.add(key)
+                session.commit()
+    finally:
+        engine.dispose()
+    console.print(f"API key {key_id} revoked")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(api_keys, name="api-key")

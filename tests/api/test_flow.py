@@ -1,0 +1,173 @@
+"""A merchant's day end to end on the real chain, indexer and API: an invoice paid with
+wallet-signed transactions relayed by the API, read back from the index; a refund and a
+redemption relayed for the merchant; a cancelled invoice; a relayed payFor; the report."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ledger.payments.orders import parse_pay_uri
+from tests.api.helpers import ApiServer, World, sign_in, signed
+
+
+def _day(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, ZoneInfo("Asia/Seoul")).date().isoformat()
+
+
+def test_invoice_paid_refunded_redeemed_reported(world: World, api: ApiServer) -> None:
+    city = world.city
+    router, token = city.city.payments, city.city.token
+    merchant, resident = world.merchant_a, world.resident_1
+    world.index()
+    merchant_key = world.key(merchant)
+    with api.client(merchant_key) as shop, api.client() as anonymous:
+        created = shop.post(
+            "/invoices",
+            json={"amount": 10_000, "external_id": "order-1", "description": "lunch"},
+            params={"qr": "svg"},
+        )
+        assert created.status_code == 201, created.text
+        invoice = created.json()
+        assert invoice["status"] == "open"
+        assert invoice["qr"]["text"] == invoice["payment_uri"]
+        assert invoice["qr"]["svg"].startswith("<svg")
+        order = parse_pay_uri(invoice["payment_uri"]).order
+        assert "0x" + order.ref.hex() == invoice["ref"]
+        assert order.amount == 10_000
+        assert order.merchant == merchant.address
+
+        resident_token = sign_in(anonymous, resident)
+        split = router.quote(merchant.address, 10_000)
+        nonce = city.city.chain.w3.eth.get_transaction_count(resident.address, "pending")
+        approve = signed(
+            city,
+            resident,
+            token.contract.functions.approve(router.address, split.payer_outflow),
+            nonce,
+        )
+        pay = signed(city, resident, router.contract.functions.pay(order.as_tuple()), nonce + 1)
+        with api.client(resident_token) as wallet:
+            for raw, function in ((approve, "approve"), (pay, "pay")):
+                relayed = wallet.post("/relay/transactions", json={"raw_transaction": raw})
+                assert relayed.status_code == 201, relayed.text
+                assert relayed.json()["function"] == function
+                assert relayed.json()["status"] == "confirmed"
+            world.index()
+
+            payment = wallet.get(f"/payments/{invoice['ref']}")
+            assert payment.status_code == 200, payment.text
+            paid = payment.json()
+            assert paid["payer"] == resident.address
+            assert paid["merchant"] == merchant.address
+            assert (paid["amount"], paid["merchant_amount"], paid["points"]) == (
+                10_000,
+                split.merchant_amount,
+                split.points,
+            )
+            account = wallet.get(f"/accounts/{resident.address}").json()
+            assert account["balance"] == token.balance_of(resident.address)
+            assert account["points"] == split.points
+            history = wallet.get(f"/accounts/{resident.address}/history").json()
+            assert any(t["direction"] == "out" for t in history["items"])
+
+        assert shop.get(f"/invoices/{invoice['ref']}").json()["status"] == "paid"
+
+        needed = 4_000  # the merchant's part is at most the refund
+        nonce_m = city.city.chain.w3.eth.get_transaction_count(merchant.address, "pending")
+        approval = signed(
+            city, merchant, token.contract.functions.approve(router.address, needed), nonce_m
+        )
+        refund = signed(
+            city, merchant, router.contract.functions.refund(order.ref, 4_000), nonce_m + 1
+        )
+        refunded = shop.post(
+            "/refunds", json={"raw_transaction": refund, "approve_transaction": approval}
+        )
+        assert refunded.status_code == 201, refunded.text
+        world.index()
+        refunds = shop.get("/refunds", params={"ref": invoice["ref"]}).json()["items"]
+        assert [r["amount"] for r in refunds] == [4_000]
+        assert shop.get(f"/payments/{invoice['ref']}").json()["status"] == "partially_refunded"
+
+        report = shop.get("/reports/daily", params={"day": _day(paid["timestamp"])})
+        assert report.status_code == 200, report.text
+        day = report.json()
+        assert day["payment_count"] == 1
+        assert day["gross"] == 10_000
+        assert day["received"] == split.merchant_amount
+        assert day["card_merchant_amount"] == 10_000 - 220 - 30
+        assert day["saving_vs_card"] == split.merchant_amount - 9_750
+        assert day["refund_count"] == 1
+        assert day["refunded"] == 4_000
+        assert day["net"] == day["received"] - day["refunded_by_merchant"]
+
+        cancelled_invoice = shop.post("/invoices", json={"amount": 500}).json()
+        cancelled = shop.post(f"/invoices/{cancelled_invoice['ref']}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
+        assert router.is_cancelled(bytes.fromhex(cancelled_invoice["ref"][2:]))
+
+
+def test_pay_for_with_permit_and_settlement(world: World, api: ApiServer) -> None:
+    city = world.city
+    router = city.city.payments
+    merchant, resident = world.merchant_b, world.resident_2
+    world.index()
+    with api.client(world.key(merchant)) as shop, api.client() as anonymous:
+        invoice = shop.post("/invoices", json={"amount": 25_000}).json()
+        order = parse_pay_uri(invoice["payment_uri"]).order
+        deadline = int(time.time()) + 600
+        signature = router.sign_pay(resident, order.ref, deadline)
+        permit = router.sign_permit(resident, order)
+        body = {
+            "order": {
+                "merchant": order.merchant,
+                "amount": order.amount,
+                "valid_until": order.valid_until,
+                "salt": "0x" + order.salt.hex(),
+            },
+            "payer": resident.address,
+            "deadline": deadline,
+            "signature": "0x" + signature.hex(),
+            "permit": {
+                "deadline": permit.deadline,
+                "v": permit.v,
+                "r": "0x" + permit.r.hex(),
+                "s": "0x" + permit.s.hex(),
+            },
+        }
+        with api.client(sign_in(anonymous, resident)) as wallet:
+            paid = wallet.post("/relay/pay", json=body)
+            assert paid.status_code == 201, paid.text
+            assert paid.json()["function"] == "payFor"
+            forged = wallet.post("/relay/pay", json={**body, "deadline": deadline + 1})
+            assert forged.status_code == 422, forged.text
+            assert forged.json()["code"] == "invalid_pay_signature"
+        world.index()
+        assert shop.get(f"/invoices/{invoice['ref']}").json()["status"] == "paid"
+
+        balance = city.city.token.balance_of(merchant.address)
+        nonce = city.city.chain.w3.eth.get_transaction_count(merchant.address, "pending")
+        approval = signed(
+            city,
+            merchant,
+            city.city.token.contract.functions.approve(router.address, balance),
+            nonce,
+        )
+        request = signed(
+            city, merchant, router.contract.functions.requestRedemption(balance), nonce + 1
+        )
+        requested = shop.post(
+            "/settlements", json={"raw_transaction": request, "approve_transaction": approval}
+        )
+        assert requested.status_code == 201, requested.text
+        world.index()
+        (redemption,) = shop.get("/settlements").json()["items"]
+        assert (redemption["amount"], redemption["status"]) == (balance, "requested")
+        router.confirm_redemption(city.treasury, redemption["id"], "BANK-0001")
+        world.index()
+        confirmed = shop.get(f"/settlements/{redemption['id']}").json()
+        assert confirmed["status"] == "confirmed"
+        assert confirmed["settlement_ref"] is not None

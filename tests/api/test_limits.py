@@ -1,0 +1,113 @@
+"""Request hygiene: body size limit (413, by Content-Length and while streaming), the
+per-principal/IP token bucket (429 with Retry-After), and one JSON error shape for every
+refusal (unknown routes, bad JSON, bad ids, chain errors)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from tests.api.helpers import ApiServer, World, sign_in
+
+
+def test_body_size_limit(world: World, serve: Callable[..., ApiServer]) -> None:
+    api = serve(max_body_bytes=2_048)
+    world.index()
+    with api.client(world.key(world.merchant_a)) as shop:
+        small = shop.post("/invoices", json={"amount": 5, "description": "x" * 100})
+        assert small.status_code == 201, small.text
+        big = shop.post("/invoices", json={"amount": 5, "description": "x" * 5_000})
+        assert big.status_code == 413
+        assert big.json() == {
+            "code": "payload_too_large",
+            "detail": "the request body is larger than 2,048 bytes",
+        }
+
+        def chunks() -> Iterator[bytes]:
+            yield b'{"amount": 5, "description": "'
+            for _ in range(10):
+                yield b"y" * 500
+            yield b'"}'
+
+        streamed = shop.post(
+            "/invoices", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert "content-length" not in {k.lower() for k in streamed.request.headers}
+        assert streamed.status_code == 413, streamed.text
+        assert streamed.json()["code"] == "payload_too_large"
+
+
+def test_rate_limit_per_principal_and_ip(world: World, serve: Callable[..., ApiServer]) -> None:
+    api = serve(rate_limit_per_second=0.01, rate_limit_burst=5)  # a token every 100 s
+    first, second = world.key(world.merchant_a), world.key(world.merchant_b)
+    with api.client(first) as one, api.client(second) as two, api.client() as anonymous:
+        answers = [one.get("/invoices") for _ in range(6)]
+        assert [a.status_code for a in answers] == [200] * 5 + [429]
+        limited = answers[-1]
+        assert limited.json()["code"] == "rate_limited"
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert two.get("/invoices").status_code == 200  # its own bucket
+        assert all(anonymous.get(f"{api.url}/health").is_success for _ in range(8))
+        # Without credentials the client's IP address has a bucket of its own.
+        statuses = [anonymous.get("/chain/status").status_code for _ in range(6)]
+        assert statuses == [200] * 5 + [429]
+    # A resident's bucket follows the address, not the token: signing in again does not
+    # refill it.
+    api = serve(rate_limit_per_second=0.01, rate_limit_burst=6)
+    address = world.resident_1.address
+    with api.client() as anonymous:
+        tokens = [sign_in(anonymous, world.resident_1) for _ in range(2)]  # 4 IP requests
+        statuses = []
+        for token in tokens:
+            with api.client(token) as wallet:
+                statuses += [wallet.get(f"/accounts/{address}").status_code for _ in range(4)]
+        assert statuses == [200] * 6 + [429] * 2
+
+
+def test_errors_have_one_shape(world: World, api: ApiServer) -> None:
+    with api.client(world.key(world.merchant_a)) as shop:
+        cases = {
+            "unknown route": shop.get("/nowhere"),
+            "bad json": shop.post(
+                "/invoices", content=b"{not json", headers={"Content-Type": "application/json"}
+            ),
+            "bad field": shop.post("/invoices", json={"amount": -1}),
+            "bad ref": shop.get("/invoices/0x1234"),
+            "bad cursor": shop.get("/invoices", params={"cursor": "garbage"}),
+            "bad raw tx": shop.post("/relay/transactions", json={"raw_transaction": "0x1234"}),
+            "method": shop.put("/invoices"),
+        }
+    expected = {
+        "unknown route": 404,
+        "bad json": 422,
+        "bad field": 422,
+        "bad ref": 422,
+        "bad cursor": 422,
+        "bad raw tx": 422,
+        "method": 405,
+    }
+    for name, answer in cases.items():
+        assert answer.status_code == expected[name], (name, answer.text)
+        body = answer.json()
+        assert set(body) <= {"code", "detail", "errors", "error_args"}, (name, body)
+        assert body["code"], (name, body)
+        assert body["detail"], (name, body)
+    assert cases["bad field"].json()["errors"][0]["loc"] == ["body", "amount"]
+    assert cases["bad raw tx"].json()["code"] == "relay_refused"
+
+
+def test_chain_unreachable_is_502_not_500(world: World, serve: Callable[..., ApiServer]) -> None:
+    from tests.support.processes import free_port
+
+    api = serve(rpc_url=f"http://127.0.0.1:{free_port()}")
+    world.index()
+    with api.client(world.key(world.merchant_a)) as shop:
+        status = shop.get("/chain/status")
+        assert status.status_code == 200
+        assert status.json()["reachable"] is False
+        assert status.json()["indexed_block"] is not None
+        invoice = shop.post("/invoices", json={"amount": 10})  # needs no chain
+        assert invoice.status_code == 201, invoice.text
+        cancel = shop.post(f"/invoices/{invoice.json()['ref']}/cancel")
+        assert cancel.status_code == 502, cancel.text
+        assert cancel.json()["code"] == "chain_unavailable"
+        assert "cannot reach the chain node" in cancel.json()["detail"]
