@@ -146,6 +146,18 @@ class InvoicePublic(BaseModel):
     cancel_tx: str | None = None
 
 
+class PaymentRequestPublic(BaseModel):
+    """What a payer's wallet needs to pay an invoice, and nothing about who else paid what."""
+
+    ref: str
+    merchant: str
+    amount: int
+    valid_until: int
+    status: Literal["open", "paid", "cancelled", "expired"]
+    description: str | None
+    payment_uri: str
+
+
 # -- payments and refunds ---------------------------------------------------------------------
 class PaymentPublic(BaseModel):
     ref: str

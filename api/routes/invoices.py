@@ -26,7 +26,13 @@ from api.idempotency import IdempotencyDep
 from api.index import IndexHead, as_utc, effective_status, index_head, index_time
 from api.models import utcnow
 from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from api.schemas import InvoiceCreate, InvoicePublic, OrderPublic, QrPublic
+from api.schemas import (
+    InvoiceCreate,
+    InvoicePublic,
+    OrderPublic,
+    PaymentRequestPublic,
+    QrPublic,
+)
 from api.services import Services
 from ledger.indexer.models import Account, Invoice
 from ledger.payments.orders import Order
@@ -232,6 +238,30 @@ def get_invoice(
     """One invoice and where it stands (open, paid, cancelled or expired)."""
     invoice = _owned(session, principal, ref)
     return to_public(invoice, services, index_head(session), settings.expiry_grace, qr=qr)
+
+
+@router.get("/{ref}/payment-request")
+def payment_request(
+    ref: RefPath, session: SessionDep, settings: SettingsDep, services: ServicesDep
+) -> PaymentRequestPublic:
+    """The payment URI of an invoice, for the payer's wallet (`wallet pay <ref> --api-url …`).
+
+    Public on purpose: the reference commits to a random 32-byte salt, so knowing it is what
+    being handed the invoice means, like the QR code at the till. It shows no payer.
+    """
+    invoice = session.get(Invoice, ref.lower())
+    order = order_of(invoice) if invoice is not None else None
+    if invoice is None or order is None:
+        raise not_found("invoice")
+    return PaymentRequestPublic(
+        ref=invoice.ref,
+        merchant=order.merchant,
+        amount=order.amount,
+        valid_until=order.valid_until,
+        status=effective_status(invoice, index_head(session), settings.expiry_grace),
+        description=invoice.description,
+        payment_uri=order.uri(services.router_address, services.chain_id),
+    )
 
 
 @router.post("/{ref}/cancel", response_model=InvoicePublic)

@@ -81,7 +81,7 @@ def resolve_invoice(invoice: str, api_url: str | None) -> PaymentUri:
     if response.status_code != 200:
         raise WalletError(f"the city API refused the invoice lookup ({response.status_code})")
     try:
-        found = parse_pay_uri(str(response.json()["uri"]))
+        found = parse_pay_uri(str(response.json()["payment_uri"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise WalletError(f"the city API sent an unreadable payment request: {exc}") from None
     if found.order.ref != ref:
