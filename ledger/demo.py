@@ -47,6 +47,7 @@ TOP_UPS: tuple[tuple[str, int, str], ...] = (
     ("resident-3", 100_000, "DEMO-DEP-0003"),
 )
 PURCHASE = ("resident-1", "merchant-1", 15_000)
+DEMO_INVOICE = 12_000
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def seed_demo(data_dir: Path, rpc_url: str) -> DemoCity:
             Role.TREASURY_LARGE: [(address("treasury"), LARGE_MINT_DELAY)],
             Role.REGISTRAR: [(address("registrar"), 0)],
             Role.MERCHANT_ADMIN: [(address("merchant-admin"), 0)],
+            Role.PAYMENT_OPERATOR: [(address("payment-service"), 0)],
             Role.PAUSER: [(admin.address, 0)],
         },
     )
@@ -108,3 +110,23 @@ def _pepper(path: Path) -> bytes:
     if not path.exists():
         write_private(path, secrets.token_hex(32))
     return path.read_text().encode()
+
+
+def demo_invoice(api_url: str, merchant_key: str) -> str:
+    """An open ₩12,000 invoice of merchant-1 for the README's `wallet pay`, made over the API
+    (once per day and till: the idempotency key makes re-runs return the same invoice)."""
+    import datetime
+
+    import httpx
+
+    day = datetime.date.today().isoformat()
+    answer = httpx.post(
+        f"{api_url}/invoices",
+        json={"amount": DEMO_INVOICE, "description": "demo: bibimbap set", "valid_for": 86_400},
+        headers={"Authorization": f"Bearer {merchant_key}", "Idempotency-Key": f"demo-{day}"},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    ref: str = answer.json()["ref"]
+    log.info("demo_invoice_created", ref=ref, amount=DEMO_INVOICE)
+    return ref

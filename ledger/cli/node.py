@@ -127,13 +127,17 @@ def up(
     data_dir: DataDir = Path(".cityledger"),
     host: Host = "127.0.0.1",
     port: Port = 8545,
+    api_port: Annotated[
+        int, typer.Option(help="TCP port of the city API.", min=1, max=65535)
+    ] = 8000,
     log_level: LogLevel = "info",
 ) -> None:
-    """Run the platform with demo data: the embedded chain, the city's contracts and a small
-    demo district (residents, merchants, top-ups, a purchase).
+    """Run the platform with demo data: the embedded chain, the city's contracts, the indexer
+    and the city API, with a small demo district (residents, merchants, top-ups, a purchase,
+    an open invoice).
 
     The first run creates a genesis, demo keystores and a deployment under DATA_DIR; later
-    runs reuse them. `source DATA_DIR/env` points the CLIs at this chain.
+    runs reuse them. `source DATA_DIR/env` points the CLIs at this chain and API.
     """
     configure_logging(log_level, "console")
     try:
@@ -147,15 +151,19 @@ def up(
         table.add_row(account.alias, account.address)
     console.print(table)
     url = f"http://{host}:{port}"
-    threading.Thread(target=_seed_when_serving, args=(data_dir, url), daemon=True).start()
+    threading.Thread(
+        target=_seed_when_serving, args=(data_dir, url, host, api_port), daemon=True
+    ).start()
     options = _options(genesis, data_dir / "node", host, port, None, None, None, fsync=True)
     token = options.admin_token or admin_token(data_dir)
     _run(genesis, options.model_copy(update={"admin_token": token}))
 
 
-def _seed_when_serving(data_dir: Path, url: str) -> None:
-    """Deploy and seed once the node answers; the node keeps serving if this fails."""
-    from ledger.demo import DEPLOYMENTS_DIR, NETWORK, PEPPER_FILE, seed_demo
+def _seed_when_serving(data_dir: Path, url: str, host: str, api_port: int) -> None:
+    """Deploy and seed once the node answers, then start the indexer and the API; the node
+    keeps serving if this fails."""
+    from ledger.cli.serve import demo_merchant_key, start_platform
+    from ledger.demo import DEPLOYMENTS_DIR, NETWORK, PEPPER_FILE, demo_invoice, seed_demo
     from ledger.node.devnet import KEYSTORE_DIR, PASSWORD_FILE
 
     log = structlog.get_logger("cityledger.up")
@@ -168,6 +176,10 @@ def _seed_when_serving(data_dir: Path, url: str) -> None:
             time.sleep(0.1)
     try:
         demo = seed_demo(data_dir, url)
+        api_url = start_platform(data_dir, url, demo.manifest_path, host=host, port=api_port)
+        merchant = _demo_address(data_dir, "merchant-1")
+        key_file = demo_merchant_key(data_dir, merchant, "merchant-1")
+        invoice = demo_invoice(api_url, key_file.read_text().strip())
     except Exception as exc:
         log.error("demo_setup_failed", error=str(exc))
         return
@@ -180,6 +192,8 @@ def _seed_when_serving(data_dir: Path, url: str) -> None:
         f"export CITYLEDGER_PASSWORD_FILE={root / PASSWORD_FILE}\n"
         f"export CITYLEDGER_CREDENTIAL_PEPPER_FILE={root / PEPPER_FILE}\n"
         f"export CITYLEDGER_NODE_ADMIN_TOKEN_FILE={root / ADMIN_TOKEN_FILE}\n"
+        f"export CITYLEDGER_API_URL={api_url}\n"
+        f"export CITYLEDGER_DB_URL=sqlite:///{root / 'index.sqlite3'}\n"
     )
     log.info(
         "platform_ready",
@@ -187,8 +201,19 @@ def _seed_when_serving(data_dir: Path, url: str) -> None:
         token=demo.city.token.address,
         registry=demo.city.registry.address,
         manifest=str(demo.manifest_path),
+        api=api_url,
+        docs=api_url.rsplit("/api/", 1)[0] + "/docs",
+        merchant_key_file=str(key_file),
         env=f"source {data_dir / 'env'}",
     )
+    log.info("demo_invoice", ref=invoice, pay=f"wallet pay resident-2 {invoice}")
+
+
+def _demo_address(data_dir: Path, alias: str) -> str:
+    from ledger.keys import KeyStore
+    from ledger.node.devnet import KEYSTORE_DIR
+
+    return KeyStore(data_dir / KEYSTORE_DIR).address(alias)
 
 
 def genesis(

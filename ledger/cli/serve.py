@@ -118,6 +118,35 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
 
+def issue_key(
+    url: str, kind: str, address: str | None, label: str, scopes: frozenset[str]
+) -> tuple[str, str]:
+    """Store a new API key's digest; returns (id, key). The key exists nowhere else."""
+    from sqlmodel import Session
+
+    from api.core.security import generate_api_key
+    from api.db import make_engine
+    from api.models import ApiKey
+
+    new = generate_api_key()
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            row = ApiKey(
+                prefix=new.prefix,
+                key_hash=new.digest,
+                label=label,
+                principal_kind=kind,
+                principal_address=address,
+                scopes=" ".join(sorted(scopes)),
+            )
+            session.add(row)
+            session.commit()
+            return str(row.id), new.key
+    finally:
+        engine.dispose()
+
+
 @api_keys.command("create")
 @friendly_errors
 def create_key(
@@ -138,12 +167,8 @@ def create_key(
 ) -> None:
     """Create an API key; it is printed once and only its digest is stored."""
     from eth_utils import is_address, to_checksum_address
-    from sqlmodel import Session
 
     from api.core import scopes as scope_names
-    from api.core.security import generate_api_key
-    from api.db import make_engine
-    from api.models import ApiKey
 
     if (merchant is None) == (service is None):
         raise ValueError("give either --merchant ADDRESS or --service NAME")
@@ -167,28 +192,12 @@ def create_key(
         kind, address, name = "service", None, label or str(service)
     url = _database_url(db_url, data_dir)
     migrate(url)
-    new = generate_api_key()
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            row = ApiKey(
-                prefix=new.prefix,
-                key_hash=new.digest,
-                label=name,
-                principal_kind=kind,
-                principal_address=address,
-                scopes=" ".join(sorted(granted)),
-            )
-            session.add(row)
-            session.commit()
-            key_id = str(row.id)
-    finally:
-        engine.dispose()
+    key_id, key = issue_key(url, kind, address, name, granted)
     if json_output:
         emit(
             {
                 "id": key_id,
-                "key": new.key,
+                "key": key,
                 "kind": kind,
                 "address": address,
                 "scopes": sorted(granted),
@@ -196,7 +205,7 @@ def create_key(
         )
         return
     console.print(f"API key {key_id} ({kind}{' ' + address if address else ''}):")
-    console.print(f"  {new.key}", highlight=False, soft_wrap=True)
+    console.print(f"  {key}", highlight=False, soft_wrap=True)
     console.print("Store it now: it is shown only once.")
 
 
@@ -288,3 +297,82 @@ def revoke_key(
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(api_keys, name="api-key")
+
+
+def start_platform(
+    data_dir: Path, rpc_url: str, manifest_path: Path, *, host: str, port: int
+) -> str:
+    """`cityledger up`'s services beside the node: the index database (migrated), the indexer
+    following the chain, and the API with its webhook worker, each in a daemon thread of this
+    process. Returns the API's base URL once it serves.
+
+    The API signs as the demo's ``payment-service`` key (PAYMENT_OPERATOR) from its keystore,
+    and its token secret is made once per data dir (mode 0600); nothing secret is logged.
+    """
+    import secrets as random
+    import threading
+    import time
+
+    import uvicorn
+
+    from api.main import create_app
+    from ledger.city import load_manifest
+    from ledger.indexer.db import make_engine as index_engine
+    from ledger.indexer.runner import Indexer
+    from ledger.keys import write_private
+    from ledger.node.devnet import KEYSTORE_DIR, PASSWORD_FILE
+
+    url = _database_url(None, data_dir)
+    migrate(url)
+    manifest = load_manifest(manifest_path)
+    engine = index_engine(url)
+    indexer = Indexer.for_manifest(engine, rpc_url, manifest)
+    indexer.run_once()  # the API reads registrations from the index: catch up before serving
+    threading.Thread(
+        target=indexer.follow, args=(threading.Event(), 0.5), name="indexer", daemon=True
+    ).start()
+
+    secret_file = data_dir / "api-secret"
+    if not secret_file.exists():
+        write_private(secret_file, random.token_urlsafe(48))
+    settings = _api_settings(
+        None,
+        data_dir,
+        rpc_url,
+        manifest.network,
+        manifest_path.parent,
+        secret_key=secret_file.read_text().strip(),
+        service_keystore=data_dir / KEYSTORE_DIR / "payment-service.json",
+        service_password_file=data_dir / PASSWORD_FILE,
+        siwe_domain=f"{host}:{port}",
+        siwe_uri=f"http://{host}:{port}",
+        webhook_allow_private_hosts=True,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
+    )
+    threading.Thread(target=server.run, name="api", daemon=True).start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the API did not start on {host}:{port}")
+        time.sleep(0.05)
+    return f"http://{host}:{port}{settings.api_prefix}"
+
+
+def demo_merchant_key(data_dir: Path, merchant: str, alias: str) -> Path:
+    """A merchant API key for the demo, made once and kept in a mode-0600 file."""
+    from api.core import scopes as scope_names
+    from ledger.keys import write_private
+
+    path = data_dir / f"{alias}.api-key"
+    if not path.exists():
+        _, key = issue_key(
+            _database_url(None, data_dir),
+            "merchant",
+            merchant,
+            f"demo {alias}",
+            scope_names.MERCHANT_DEFAULT,
+        )
+        write_private(path, key + "\n")
+    return path

@@ -23,6 +23,7 @@ DEMO_ROLES = (
     "treasury",
     "registrar",
     "merchant-admin",
+    "payment-service",
     "resident-1",
     "resident-2",
     "resident-3",

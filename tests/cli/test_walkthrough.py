@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.processes import free_port
@@ -40,10 +41,11 @@ def _run(env: dict[str, str], *command: str) -> str:
 @pytest.mark.slow
 def test_resident_gets_a_wallet_is_registered_topped_up_and_pays(tmp_path: Path) -> None:
     data = tmp_path / ".cityledger"
-    port = free_port()
+    port, api_port = free_port(), free_port()
     log = (tmp_path / "up.log").open("wb")
+    command = ["up", "--data-dir", str(data), "--port", str(port), "--api-port", str(api_port)]
     up = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "up", "--data-dir", str(data), "--port", str(port)],
+        [sys.executable, "-m", "ledger.cli", *command],
         stdout=log,
         stderr=log,
         cwd=tmp_path,
@@ -91,6 +93,20 @@ def test_resident_gets_a_wallet_is_registered_topped_up_and_pays(tmp_path: Path)
         history = _run(env, "wallet", "history", "alice")
         assert "-₩12,000" in history
         assert "BANK-2026-0001" in history
+
+        # The README's shop: merchant-1's till asks the API for an invoice, alice pays it.
+        key = (data / "merchant-1.api-key").read_text().strip()
+        created = httpx.post(
+            f"{env['CITYLEDGER_API_URL']}/invoices",
+            json={"amount": 10000},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        paid = _run(env, "wallet", "pay", "alice", created.json()["ref"], "--yes")
+        assert "you got ₩100 back as points" in paid
+        assert "₩28,100" in _run(env, "wallet", "balance", "alice")
+        assert "₩100" in _run(env, "wallet", "points", "alice")
     finally:
         up.terminate()
         up.wait(30)
