@@ -149,6 +149,8 @@ def _window(
         tx_hash = event["transactionHash"]
         kind: Kind
         counterparty: str | None
+        reference = references.get(tx_hash)
+        points = None
         note = notes.get(tx_hash)
         if note is not None and account in (sender, recipient) and sender != recipient:
             incoming = recipient == account
@@ -156,22 +158,11 @@ def _window(
                 kind = "refund in" if incoming else "refund out"
             else:
                 kind = "sale" if incoming else "payment"
-            other = sender if incoming else recipient
-            movements.append(
-                Movement(
-                    block=event["blockNumber"],
-                    log_index=event["logIndex"],
-                    tx_hash=tx_hash.to_0x_hex(),
-                    kind=kind,
-                    counterparty=other,
-                    amount=KRW(event["args"]["value"]),
-                    reference=note.invoice,
-                    # Once per payment: on the leg with the merchant, not the city's share.
-                    points=note.points if other == note.counterparty else None,
-                )
-            )
-            continue
-        if sender == ZERO_ADDRESS:
+            counterparty = sender if incoming else recipient
+            reference = note.invoice
+            # Once per payment: on the leg with the merchant, not the city's share.
+            points = note.points if counterparty == note.counterparty else None
+        elif sender == ZERO_ADDRESS:
             kind, counterparty = "deposit", None
         elif recipient == ZERO_ADDRESS:
             kind, counterparty = "redeem", None
@@ -191,7 +182,8 @@ def _window(
                 kind=kind,
                 counterparty=counterparty,
                 amount=KRW(event["args"]["value"]),
-                reference=references.get(tx_hash),
+                reference=reference,
+                points=points,
             )
         )
     return movements

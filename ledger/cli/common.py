@@ -38,6 +38,17 @@ DeploymentsDir = Annotated[
     Path,
     typer.Option(envvar="CITYLEDGER_DEPLOYMENTS_DIR", help="Folder of deployment manifests."),
 ]
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--db-url",
+        envvar="CITYLEDGER_DB_URL",
+        help="Index database URL, which the API shares (default: sqlite:///<data-dir>/index.sqlite3).",
+    ),
+]
+StateDir = Annotated[
+    Path, typer.Option("--data-dir", envvar="CITYLEDGER_DATA_DIR", help="Local state folder.")
+]
 KeystoreDir = Annotated[
     Path,
     typer.Option(

@@ -25,10 +25,12 @@ from rich.table import Table
 
 from ledger.city import load_manifest
 from ledger.cli.common import (
+    DbUrl,
     DeploymentsDir,
     JsonOutput,
     Network,
     RpcUrl,
+    StateDir,
     console,
     emit,
     errors,
@@ -55,17 +57,6 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--db-url",
-        envvar="CITYLEDGER_DB_URL",
-        help="Index database URL (default: sqlite:///<data-dir>/index.sqlite3).",
-    ),
-]
-DataDir = Annotated[
-    Path, typer.Option("--data-dir", envvar="CITYLEDGER_DATA_DIR", help="Local state folder.")
-]
 ManifestPath = Annotated[
     Path | None,
     typer.Option(
@@ -99,7 +90,7 @@ def index(
     manifest: ManifestPath = None,
     network: Network = "local",
     deployments_dir: DeploymentsDir = Path("deployments"),
-    data_dir: DataDir = Path(".cityledger"),
+    data_dir: StateDir = Path(".cityledger"),
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep following the head until stopped.")
     ] = False,
@@ -197,7 +188,7 @@ def reconcile(
     manifest: ManifestPath = None,
     network: Network = "local",
     deployments_dir: DeploymentsDir = Path("deployments"),
-    data_dir: DataDir = Path(".cityledger"),
+    data_dir: StateDir = Path(".cityledger"),
     json_output: JsonOutput = False,
 ) -> None:
     """Compare every indexed balance, registration and the supply with the chain (at the

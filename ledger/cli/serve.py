@@ -23,10 +23,12 @@ import typer
 from rich.table import Table
 
 from ledger.cli.common import (
+    DbUrl,
     DeploymentsDir,
     JsonOutput,
     Network,
     RpcUrl,
+    StateDir,
     console,
     emit,
     friendly_errors,
@@ -36,18 +38,6 @@ if TYPE_CHECKING:
     from api.core.config import Settings
 
 api_keys = typer.Typer(help="API keys of merchants and city services.", no_args_is_help=True)
-
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--db-url",
-        envvar="CITYLEDGER_DB_URL",
-        help="Database URL (the index's; default: sqlite:///<data-dir>/index.sqlite3).",
-    ),
-]
-DataDir = Annotated[
-    Path, typer.Option("--data-dir", envvar="CITYLEDGER_DATA_DIR", help="Local state folder.")
-]
 
 
 def _database_url(db_url: str | None, data_dir: Path) -> str:
@@ -90,7 +80,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     db_url: DbUrl = None,
-    data_dir: DataDir = Path(".cityledger"),
+    data_dir: StateDir = Path(".cityledger"),
     rpc_url: RpcUrl = None,
     network: Network = "local",
     deployments_dir: DeploymentsDir = Path("deployments"),
@@ -162,7 +152,7 @@ def create_key(
     ] = None,
     label: Annotated[str | None, typer.Option(help="What the key is for.")] = None,
     db_url: DbUrl = None,
-    data_dir: DataDir = Path(".cityledger"),
+    data_dir: StateDir = Path(".cityledger"),
     json_output: JsonOutput = False,
 ) -> None:
     """Create an API key; it is printed once and only its digest is stored."""
@@ -212,7 +202,7 @@ def create_key(
 @api_keys.command("list")
 @friendly_errors
 def list_keys(
-    db_url: DbUrl = None, data_dir: DataDir = Path(".cityledger"), json_output: JsonOutput = False
+    db_url: DbUrl = None, data_dir: StateDir = Path(".cityledger"), json_output: JsonOutput = False
 ) -> None:
     """List API keys (never the keys themselves)."""
     from sqlmodel import Session, col, select
@@ -263,7 +253,7 @@ def list_keys(
 def revoke_key(
     key_id: Annotated[str, typer.Argument(help="The key's id (see `cityledger api-key list`).")],
     db_url: DbUrl = None,
-    data_dir: DataDir = Path(".cityledger"),
+    data_dir: StateDir = Path(".cityledger"),
 ) -> None:
     """Revoke an API key: it stops working at once."""
     import uuid
