@@ -90,3 +90,11 @@ def submit(
         block_number=result.block_number,
         approve_tx_hash=approve_hash,
     )
+
+
+def merchant_relay(
+    services: Services, raw_hex: str, approve_hex: str | None, merchant: str, function: str
+) -> tuple[int, RelayResult]:
+    """A merchant's own signed ``function`` call (after its optional approval), relayed."""
+    tx, called = checked(services, raw_hex, merchant, {function})
+    return submit(services, tx, called, checked_approval(services, approve_hex, merchant))

@@ -74,8 +74,8 @@ def relay_refund(
     merchant = principal.merchant_address()
 
     def send() -> tuple[int, RelayResult]:
-        tx, function = relaying.checked(services, body.raw_transaction, merchant, {"refund"})
-        approve = relaying.checked_approval(services, body.approve_transaction, merchant)
-        return relaying.submit(services, tx, function, approve)
+        return relaying.merchant_relay(
+            services, body.raw_transaction, body.approve_transaction, merchant, "refund"
+        )
 
     return idempotency.run(session, body, send)

@@ -76,10 +76,8 @@ def request_settlement(
     merchant = principal.merchant_address()
 
     def send() -> tuple[int, RelayResult]:
-        tx, function = relaying.checked(
-            services, body.raw_transaction, merchant, {"requestRedemption"}
+        return relaying.merchant_relay(
+            services, body.raw_transaction, body.approve_transaction, merchant, "requestRedemption"
         )
-        approve = relaying.checked_approval(services, body.approve_transaction, merchant)
-        return relaying.submit(services, tx, function, approve)
 
     return idempotency.run(session, body, send)
