@@ -139,7 +139,9 @@ class Chain:
                 tx["gas"] = self.w3.eth.estimate_gas(tx) * (100 + GAS_MARGIN_PERCENT) // 100
             else:
                 tx["gas"] = gas
-                self.w3.eth.call(tx)
+                # "pending": in the next block's context, as estimateGas runs, so a deadline
+                # or voting window is judged by the time the transaction will see.
+                self.w3.eth.call(tx, "pending")
         return self.wait(self._sign_and_send(signer, tx))
 
     @cached_property

@@ -439,7 +439,7 @@ class Node:
         the transaction will: code that stores ``block.timestamp`` costs more when the stamp
         is not zero, so estimating on a genesis stamped 0 would come out short.
         """
-        header = self._pending_header(header)
+        header = self.pending_header(header)
         cap = min(message.gas or self.options.rpc_gas_cap, self.options.rpc_gas_cap)
         computation = self._execute(message, header, cap)
         _raise_if_failed(computation)
@@ -458,7 +458,9 @@ class Node:
                 low = middle
         return max(high, calldata_floor_gas(message.data))
 
-    def _pending_header(self, parent: BlockHeaderAPI) -> BlockHeaderAPI:
+    def pending_header(self, parent: BlockHeaderAPI) -> BlockHeaderAPI:
+        """The header of a block on top of ``parent`` sealed now (``pending`` calls and gas
+        estimates run in it, so time-dependent code sees the time the transaction will)."""
         return self._chain.create_header_from_parent(
             parent,
             timestamp=max(int(time.time()), parent.timestamp + 1),

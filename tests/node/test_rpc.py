@@ -210,3 +210,19 @@ def test_pending_transaction_is_visible_before_its_receipt(
     assert call(node, "txpool_status")["result"]["pending"] == "0x1"
     assert call(node, "eth_getTransactionCount", accounts[0].address, "pending")["result"] == "0x2"
     assert call(node, "eth_getTransactionCount", accounts[0].address, "latest")["result"] == "0x1"
+
+
+RETURN_TIMESTAMP = "0x4260005260206000f3"
+"""Init code that returns ``block.timestamp`` (TIMESTAMP; MSTORE at 0; RETURN 32 bytes)."""
+
+
+def test_pending_calls_run_at_the_next_blocks_time(embedded_node: NodeProcess) -> None:
+    """A dry run of a time-dependent transaction (a voting window, a deadline) must see the time
+    the transaction will: ``pending`` runs in the next block's context, ``latest`` in the head's."""
+    head = call(embedded_node, "eth_getBlockByNumber", "latest", False)["result"]
+    stamp = int(head["timestamp"], 16)
+    latest = call(embedded_node, "eth_call", {"data": RETURN_TIMESTAMP}, "latest")["result"]
+    before = int(time.time())
+    pending = call(embedded_node, "eth_call", {"data": RETURN_TIMESTAMP}, "pending")["result"]
+    assert int(latest, 16) == stamp
+    assert int(pending, 16) >= max(stamp + 1, before)

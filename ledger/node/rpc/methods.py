@@ -191,7 +191,10 @@ class EthModule(Module):
     def call(self, transaction: Any, block: Any = None, overrides: Any = None) -> str:
         if overrides is not None:
             raise InvalidParams("state overrides are not supported")
-        header = self._header(p.block_ref(block))
+        ref = p.block_ref(block)
+        header = self._header(ref)
+        if ref.tag == "pending":  # as the next block would run it: its number, the current time
+            header = self.node.pending_header(header)
         return fmt.hex_bytes(_execution(lambda: self.node.call(_call_message(transaction), header)))
 
     @rpc("eth_estimateGas", blocking=True)
