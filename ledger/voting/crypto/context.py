@@ -1,0 +1,92 @@
+"""What every proof is bound to: the election (spec section 2) and the ballot's shape (section 5).
+
+Hashing the chain id, the elections contract and the election id into every Fiat-Shamir
+challenge means a proof made for one election is worthless in any other, on any chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from eth_utils import is_address, is_checksum_address, to_canonical_address
+
+from ledger.voting.crypto.errors import InvalidEncoding, InvalidSelection
+from ledger.voting.crypto.group import POINT_SIZE, SCALAR_SIZE, uint256
+
+ELECTION_TAG = b"cityledger/voting/v1/election"
+MIN_OPTIONS = 2
+MAX_OPTIONS = 32
+BALLOT_VERSION = 1
+
+
+def address_bytes(address: str, what: str = "an address") -> bytes:
+    """The 20 raw bytes of a 0x address, as addresses enter hashes (spec conventions).
+
+    A mixed-case address must carry a valid EIP-55 checksum, so a typo cannot silently bind a
+    proof to the wrong voter or contract.
+    """
+    if not isinstance(address, str) or not is_address(address) or not address.startswith("0x"):
+        raise InvalidEncoding(f"{what.capitalize()} must be a 0x-prefixed 20-byte address.")
+    digits = address[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
+        raise InvalidEncoding(f"{what.capitalize()} {address} has an invalid EIP-55 checksum.")
+    return bytes(to_canonical_address(address))
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionContext:
+    """One election of one elections contract on one chain."""
+
+    chain_id: int
+    contract: str
+    election_id: int
+    digest: bytes = field(init=False, repr=False, compare=False)
+    """``election_context`` of section 2, computed once: every challenge hashes it."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.chain_id < 2**256:
+            raise InvalidEncoding("The chain id must be a uint256.")
+        if not 0 <= self.election_id < 2**256:
+            raise InvalidEncoding("The election id must be a uint256.")
+        contract = address_bytes(self.contract, "the elections contract")
+        digest = hashlib.sha256(
+            ELECTION_TAG + uint256(self.chain_id) + contract + uint256(self.election_id)
+        ).digest()
+        object.__setattr__(self, "digest", digest)
+
+
+@dataclass(frozen=True, slots=True)
+class BallotSpec:
+    """The shape of a secret ballot: ``option_count`` options, ``min..max`` of them chosen.
+
+    Single choice and yes/no are ``min = max = 1``; approval ``min..max``; participatory
+    budgeting ``0..max``. The bounds enter every range-proof challenge (section 5).
+    """
+
+    option_count: int
+    min_selections: int
+    max_selections: int
+
+    def __post_init__(self) -> None:
+        if not MIN_OPTIONS <= self.option_count <= MAX_OPTIONS:
+            raise InvalidSelection(
+                f"An election has {MIN_OPTIONS} to {MAX_OPTIONS} options, not {self.option_count}."
+            )
+        if not 0 <= self.min_selections <= self.max_selections <= self.option_count:
+            raise InvalidSelection(
+                "The selection bounds must satisfy 0 <= min <= max <= option count, but they "
+                f"are min {self.min_selections} and max {self.max_selections} for "
+                f"{self.option_count} options."
+            )
+
+    @property
+    def sum_branches(self) -> int:
+        """Branches of the selection-count proof: one per count in ``min..max``."""
+        return self.max_selections - self.min_selections + 1
+
+    @property
+    def ballot_size(self) -> int:
+        """The exact length of an encoded ballot (section 5): version, N, options, sum proof."""
+        per_option = 2 * POINT_SIZE + 4 * SCALAR_SIZE
+        return 2 + self.option_count * per_option + 2 * self.sum_branches * SCALAR_SIZE
