@@ -1,7 +1,7 @@
 """The city's contracts on one chain, found through a deployment manifest.
 
-Every tool starts here: ``City.connect(settings)`` gives the token, registry, authority and
-payment router wrappers bound to one :class:`~ledger.chain.Chain`.
+Every tool starts here: ``City.connect(settings)`` gives the token, registry, authority, payment
+router, elections and rewards pool wrappers bound to one :class:`~ledger.chain.Chain`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from pathlib import Path
 from ledger.chain import Chain
 from ledger.config import LedgerSettings
 from ledger.contracts.authority import CityAuthority
+from ledger.contracts.elections import Elections
 from ledger.contracts.payments import PaymentRouter
 from ledger.contracts.registry import ResidentRegistry
+from ledger.contracts.rewards import RewardsPool
 from ledger.contracts.token import CityToken
 from ledger.deploy import DeploymentError, Manifest
 
@@ -26,6 +28,8 @@ class City:
     registry: ResidentRegistry
     token: CityToken
     payments: PaymentRouter
+    elections: Elections
+    rewards: RewardsPool
 
     @classmethod
     def connect(cls, settings: LedgerSettings, manifest_path: Path | None = None) -> City:
@@ -60,6 +64,8 @@ class City:
             ResidentRegistry(chain, manifest.address("ResidentRegistry")),
             CityToken(chain, manifest.address("CityToken")),
             PaymentRouter(chain, manifest.address("PaymentRouter")),
+            Elections(chain, manifest.address("Elections")),
+            RewardsPool(chain, manifest.address("RewardsPool")),
         )
 
 
@@ -74,9 +80,10 @@ def load_manifest(path: Path) -> Manifest:
     manifest = Manifest.load(path)
     if not manifest.complete:
         raise DeploymentError(f"the deployment in {path} is incomplete: rerun the deploy")
-    if "PaymentRouter" not in manifest.contracts:
-        raise DeploymentError(
-            f"the deployment in {path} predates the PaymentRouter: rerun `cityledger deploy` "
-            f"signed by the city's admin ({manifest.admin}) to add it"
-        )
+    for name in ("PaymentRouter", "Elections", "RewardsPool"):
+        if name not in manifest.contracts:
+            raise DeploymentError(
+                f"the deployment in {path} predates the {name}: rerun `cityledger deploy` "
+                f"signed by the city's admin ({manifest.admin}) to add it"
+            )
     return manifest

@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 from ledger.chain import Chain
 from ledger.city import City
 from ledger.contracts.registry import credential_hash
-from ledger.deploy import DeployPlan, deploy_city
+from ledger.deploy import VOTING_PROGRAMME, DeployPlan, deploy_city
 from ledger.keys import KeyStore, write_private
 from ledger.node.devnet import KEYSTORE_DIR, PASSWORD_FILE
 from ledger.roles import Role
@@ -47,6 +47,9 @@ TOP_UPS: tuple[tuple[str, int, str], ...] = (
     ("resident-3", 100_000, "DEMO-DEP-0003"),
 )
 PURCHASE = ("resident-1", "merchant-1", 15_000)
+VOTING_BUDGET = (1_000_000, "DEMO-DEP-VOTING")
+"""The voting rewards programme's budget: the treasury (registered as a city service, so that it
+can hold tokens) is topped up against this deposit and funds the programme with all of it."""
 DEMO_INVOICE = 12_000
 
 
@@ -76,6 +79,12 @@ def seed_demo(data_dir: Path, rpc_url: str) -> DemoCity:
             Role.MERCHANT_ADMIN: [(address("merchant-admin"), 0)],
             Role.PAYMENT_OPERATOR: [(address("payment-service"), 0)],
             Role.PAUSER: [(admin.address, 0)],
+            # Data dirs made before votes existed have no election-admin key: no votes there.
+            **(
+                {Role.ELECTION_ADMIN: [(address("election-admin"), 0)]}
+                if "election-admin" in keys.aliases()
+                else {}
+            ),
         },
     )
     manifest_path = data_dir / DEPLOYMENTS_DIR / f"{NETWORK}.json"
@@ -96,6 +105,8 @@ def seed_demo(data_dir: Path, rpc_url: str) -> DemoCity:
             city.token.mint(treasury, address(alias), amount, ref)
             log.info("demo_minted", alias=alias, amount=amount, ref=ref)
 
+    _fund_voting_rewards(city, registrar, treasury, credential_hash("demo:treasury", pepper))
+
     payer, payee, amount = PURCHASE
     if not city.token.events(
         "Transfer", argument_filters={"from": address(payer), "to": address(payee)}
@@ -103,6 +114,24 @@ def seed_demo(data_dir: Path, rpc_url: str) -> DemoCity:
         city.token.transfer(signer(payer), address(payee), amount)
         log.info("demo_purchase", payer=payer, payee=payee, amount=amount)
     return DemoCity(city, manifest_path)
+
+
+def _fund_voting_rewards(
+    city: City, registrar: LocalAccount, treasury: LocalAccount, credential: bytes
+) -> None:
+    """Give the "voting" rewards programme its demo budget, once."""
+    budget, ref = VOTING_BUDGET
+    if city.registry.registration_of(treasury.address).status is AccountStatus.NONE:
+        city.registry.register(
+            registrar, treasury.address, AccountKind.CITY_SERVICE, DISTRICTS[0], credential
+        )
+    if not city.token.deposit_ref_used(ref):
+        city.token.mint(treasury, treasury.address, budget, ref)
+    voting = city.rewards.programme_id(VOTING_PROGRAMME)
+    programme = city.rewards.programme(voting)
+    if programme is not None and programme.funded == 0:
+        city.rewards.fund(treasury, voting, budget)
+        log.info("demo_rewards_funded", programme=VOTING_PROGRAMME, amount=budget)
 
 
 def _pepper(path: Path) -> bytes:

@@ -7,7 +7,8 @@ changes nothing. It never silently deploys a second set of contracts over a netw
 
 Contracts added to the platform later come with steps of their own at the end of the list
 (before the admin hand-over): a finished deployment made before them is upgraded by running
-only those steps, signed by the city's admin once the deployer has handed ADMIN over.
+only those steps, signed by the city's admin once the deployer has handed ADMIN over. So came
+the PaymentRouter, then the Elections and the RewardsPool (with its "voting" programme).
 """
 
 from __future__ import annotations
@@ -28,19 +29,39 @@ from ledger.chain import Chain
 from ledger.contracts.authority import CityAuthority
 from ledger.contracts.base import city_artifact
 from ledger.contracts.registry import ResidentRegistry
+from ledger.contracts.rewards import ProgrammeNotFoundError, RewardsPool
 from ledger.exceptions import LedgerError
 from ledger.roles import FUNCTION_ROLES, Role
 from ledger.types import AccountKind, AccountStatus
 
 TOKEN_NAME = "Sejong Local Currency"
 TOKEN_SYMBOL = "SJW"
-CONTRACTS = ("CityAuthority", "ResidentRegistry", "CityToken", "PaymentRouter")
+CONTRACTS = (
+    "CityAuthority",
+    "ResidentRegistry",
+    "CityToken",
+    "PaymentRouter",
+    "Elections",
+    "RewardsPool",
+)
 PAYMENT_ROLES = frozenset({Role.PAYMENT_OPERATOR})
 """Roles that came with the PaymentRouter: labelled and granted by its own steps, so that a
 deployment finished before it gets them when it is upgraded."""
+REWARDS_ROLES = frozenset({Role.REWARDS_ADMIN})
+"""Roles that came with the RewardsPool, labelled and granted by its steps likewise."""
+LATER_ROLES = PAYMENT_ROLES | REWARDS_ROLES
 ROUTER_CREDENTIAL = keccak(text="CityLedger contract: PaymentRouter")
 """The router's registry credential hash (a contract has no person or card behind it)."""
 ROUTER_DISTRICT = 0
+POOL_CREDENTIAL = keccak(text="CityLedger contract: RewardsPool")
+"""The rewards pool's registry credential hash."""
+POOL_DISTRICT = 0
+VOTING_PROGRAMME = "voting"
+"""The RewardsPool programme that pays participation in votes (docs/voting-spec.md, section 10)."""
+VOTING_CAP = 10_000
+"""The most one resident can earn from voting per period (₩)."""
+VOTING_PERIOD = 30 * 86_400
+"""The voting programme's period: 30 days."""
 HAND_OVER = "hand admin to the city"
 
 
@@ -194,40 +215,46 @@ def _steps(
 
         return run
 
-    def grant_plan(payment_roles: bool) -> Callable[[], None]:
+    def grant_plan(roles: frozenset[Role]) -> Callable[[], None]:
         def run() -> None:
             for role, members in sorted(plan.grants.items()):
-                if (role in PAYMENT_ROLES) == payment_roles:
+                if role in roles:
                     for account, delay in members:
                         authority().grant_role(deployer, role, account, delay)
 
         return run
 
-    def router_registered() -> bool:
+    def registered(name: str) -> bool:
         registry = ResidentRegistry(chain, manifest.address("ResidentRegistry"))
-        status = registry.registration_of(manifest.address("PaymentRouter")).status
+        status = registry.registration_of(manifest.address(name)).status
         return status is not AccountStatus.NONE
 
-    def plan_temporary_registrar() -> None:
-        # Recorded (and saved with this step) before anything is granted.
-        if router_registered() or authority().has_role(Role.REGISTRAR, deployer.address).is_member:
-            return
-        entry = [int(Role.REGISTRAR), deployer.address]
-        if entry not in manifest.temporary_roles:
-            manifest.temporary_roles.append(entry)
+    def plan_temporary_registrar(name: str) -> Callable[[], None]:
+        def run() -> None:
+            # Recorded (and saved with this step) before anything is granted.
+            if registered(name) or authority().has_role(Role.REGISTRAR, deployer.address).is_member:
+                return
+            entry = [int(Role.REGISTRAR), deployer.address]
+            if entry not in manifest.temporary_roles:
+                manifest.temporary_roles.append(entry)
 
-    def register_router() -> None:
-        for role, account in manifest.temporary_roles:
-            if not authority().has_role(Role(role), account).is_member:
-                authority().grant_role(deployer, Role(role), account)
-        if not router_registered():
-            ResidentRegistry(chain, manifest.address("ResidentRegistry")).register(
-                deployer,
-                manifest.address("PaymentRouter"),
-                AccountKind.CITY_SERVICE,
-                ROUTER_DISTRICT,
-                ROUTER_CREDENTIAL,
-            )
+        return run
+
+    def register_service(name: str, district: int, credential: bytes) -> Callable[[], None]:
+        def run() -> None:
+            for role, account in manifest.temporary_roles:
+                if not authority().has_role(Role(role), account).is_member:
+                    authority().grant_role(deployer, Role(role), account)
+            if not registered(name):
+                ResidentRegistry(chain, manifest.address("ResidentRegistry")).register(
+                    deployer,
+                    manifest.address(name),
+                    AccountKind.CITY_SERVICE,
+                    district,
+                    credential,
+                )
+
+        return run
 
     def give_back_temporary_roles() -> None:
         for role, account in manifest.temporary_roles:
@@ -237,6 +264,20 @@ def _steps(
                 else:
                     authority().revoke_role(deployer, Role(role), account)
         manifest.temporary_roles.clear()
+
+    def create_voting_programme() -> None:
+        # Runs before the pool's functions are mapped to their roles: until then they are
+        # ADMIN-only (the AccessManager's default), and the signer is an admin.
+        pool = RewardsPool(chain, manifest.address("RewardsPool"))
+        try:
+            programme_id = pool.programme_id(VOTING_PROGRAMME)
+        except ProgrammeNotFoundError:
+            programme_id = pool.create_programme(
+                deployer, VOTING_PROGRAMME, VOTING_CAP, VOTING_PERIOD
+            )
+        for account, _delay in plan.grants.get(Role.ELECTION_ADMIN, []):
+            if not pool.is_distributor(programme_id, account):
+                pool.set_distributor(deployer, programme_id, account)
 
     def hand_over_admin() -> None:
         if manifest.admin != deployer.address:
@@ -275,8 +316,8 @@ def _steps(
                 deployer, Role.RECOVERY, manifest.address("ResidentRegistry")
             ),
         ),
-        ("label roles", label([r for r in Role if r and r not in PAYMENT_ROLES])),
-        ("grant planned roles", grant_plan(payment_roles=False)),
+        ("label roles", label([r for r in Role if r and r not in LATER_ROLES])),
+        ("grant planned roles", grant_plan(frozenset(Role) - LATER_ROLES)),
         # -- the PaymentRouter (a deployment finished before it resumes here) --
         (
             "deploy PaymentRouter",
@@ -289,12 +330,42 @@ def _steps(
                 ],
             ),
         ),
-        ("plan a temporary registrar role", plan_temporary_registrar),
-        ("register PaymentRouter as a city service", register_router),
+        ("plan a temporary registrar role", plan_temporary_registrar("PaymentRouter")),
+        (
+            "register PaymentRouter as a city service",
+            register_service("PaymentRouter", ROUTER_DISTRICT, ROUTER_CREDENTIAL),
+        ),
         ("give back temporary roles", give_back_temporary_roles),
         ("wire PaymentRouter function roles", wire_functions("PaymentRouter")),
         ("label payment roles", label(sorted(PAYMENT_ROLES))),
-        ("grant planned payment roles", grant_plan(payment_roles=True)),
+        ("grant planned payment roles", grant_plan(PAYMENT_ROLES)),
+        # -- the Elections and the RewardsPool (deployments finished before them resume here) --
+        ("deploy Elections", deploy("Elections", lambda: [manifest.address("CityAuthority")])),
+        ("wire Elections function roles", wire_functions("Elections")),
+        (
+            "deploy RewardsPool",
+            deploy(
+                "RewardsPool",
+                lambda: [
+                    manifest.address("CityAuthority"),
+                    manifest.address("CityToken"),
+                    manifest.address("ResidentRegistry"),
+                ],
+            ),
+        ),
+        (
+            "plan a temporary registrar role for the RewardsPool",
+            plan_temporary_registrar("RewardsPool"),
+        ),
+        (
+            "register RewardsPool as a city service",
+            register_service("RewardsPool", POOL_DISTRICT, POOL_CREDENTIAL),
+        ),
+        ("give back the RewardsPool's temporary roles", give_back_temporary_roles),
+        ("create the voting rewards programme", create_voting_programme),
+        ("wire RewardsPool function roles", wire_functions("RewardsPool")),
+        ("label rewards roles", label(sorted(REWARDS_ROLES))),
+        ("grant planned rewards roles", grant_plan(REWARDS_ROLES)),
         (HAND_OVER, hand_over_admin),
     ]
 

@@ -106,6 +106,22 @@ class InvoiceClosedError(PaymentError):
     """The invoice can no longer be paid or cancelled: it was paid, cancelled or has expired."""
 
 
+class ElectionError(ContractRevertError):
+    """The Elections contract refused an operation (setup, casting, closing or the result)."""
+
+
+class NotEligibleError(ElectionError, PermissionError):
+    """The voter is not in the election's eligibility list (or the proof given is wrong)."""
+
+
+class VotingClosedError(ElectionError):
+    """The election does not accept ballots now: not open yet, or its window has ended."""
+
+
+class RewardsError(ContractRevertError):
+    """The rewards pool refused an operation (programme change, funding or a grant)."""
+
+
 class KeystoreError(LedgerError):
     """A keystore operation failed."""
 

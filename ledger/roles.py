@@ -25,6 +25,8 @@ class Role(IntEnum):
     RECOVERY = 11
     PAYMENT_OPERATOR = 12
     """The city's payment service (the API): cancels invoices for merchants."""
+    REWARDS_ADMIN = 13
+    """Runs the RewardsPool's programmes: creates them, sets caps, names distributors."""
 
     @property
     def label(self) -> str:
@@ -65,5 +67,19 @@ FUNCTION_ROLES: dict[str, dict[str, Role]] = {
         "rejectRedemption": Role.TREASURY,
         "withdrawCityFees": Role.TREASURY,
         "cancelInvoiceFor": Role.PAYMENT_OPERATOR,
+    },
+    "Elections": {
+        "create": Role.ELECTION_ADMIN,
+        "setElectionKey": Role.ELECTION_ADMIN,
+        "open": Role.ELECTION_ADMIN,
+        "publishResult": Role.ELECTION_ADMIN,
+    },
+    "RewardsPool": {
+        "createProgramme": Role.REWARDS_ADMIN,
+        "setProgrammeActive": Role.REWARDS_ADMIN,
+        "setProgrammeCap": Role.REWARDS_ADMIN,
+        "setDistributor": Role.REWARDS_ADMIN,
+        "fund": Role.TREASURY,
+        "defund": Role.TREASURY,
     },
 }

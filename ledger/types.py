@@ -23,6 +23,19 @@ class AccountKind(IntEnum):
     DATA_BUYER = 5
     ISSUER = 6
 
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def parse(cls, text: str) -> AccountKind:
+        """A kind from its label (``resident``, ``city-service``, …); never ``NONE``."""
+        kind = cls.__members__.get(text.strip().upper().replace("-", "_"), cls.NONE)
+        if kind is cls.NONE:
+            names = ", ".join(k.label for k in cls if k)
+            raise ValueError(f"unknown account kind {text!r}; kinds are: {names}")
+        return kind
+
 
 class AccountStatus(IntEnum):
     """Mirrors ``IResidentRegistry.AccountStatus``."""

@@ -1,4 +1,5 @@
-"""`cityledger deploy`: put the city's contracts on a chain (or verify they are there)."""
+"""`cityledger deploy`: put the city's contracts on a chain (or verify they are there, or add the
+contracts a deployment predates)."""
 
 from __future__ import annotations
 

@@ -21,14 +21,18 @@ from ledger.exceptions import (
     AccessDeniedError,
     AccountNotActiveError,
     ContractRevertError,
+    ElectionError,
     InsufficientBalanceError,
     InvoiceClosedError,
+    NotEligibleError,
     PaymentError,
     ReferenceUsedError,
     RegistryError,
+    RewardsError,
     TokenError,
     TokenPausedError,
     TransactionFailedError,
+    VotingClosedError,
 )
 from ledger.types import reference_text
 
@@ -166,14 +170,198 @@ MESSAGES: dict[str, tuple[type[ContractRevertError], str]] = {
         PaymentError,
         "token {token} does not use the registry {registry}",
     ),
+    # Elections
+    "ElectionsUnknownElection": (ElectionError, "there is no election {electionId}"),
+    "ElectionsWrongPhase": (
+        ElectionError,
+        "election {electionId} is in its {current} phase; this needs it {required}",
+    ),
+    "ElectionsWrongKind": (
+        ElectionError,
+        "election {electionId} is a {kind}, which this call does not apply to",
+    ),
+    "ElectionsInvalidOptionCount": (
+        ElectionError,
+        "an election has 2 to 32 options, not {optionCount}",
+    ),
+    "ElectionsInvalidSelectionBounds": (
+        ElectionError,
+        "selecting {minSelections} to {maxSelections} of {optionCount} options is not valid: "
+        "it needs min <= max <= options and max >= 1",
+    ),
+    "ElectionsInvalidThreshold": (
+        ElectionError,
+        "a threshold of {threshold} with {trusteeCount} trustees is not valid: a secret ballot "
+        "needs 1 <= threshold <= trustees <= 255, a public poll no trustees and threshold 0",
+    ),
+    "ElectionsZeroTrustee": (ElectionError, "the zero address cannot be a trustee"),
+    "ElectionsDuplicateTrustee": (ElectionError, "trustee {trustee} is named twice"),
+    "ElectionsInvalidWindow": (
+        ElectionError,
+        "voting from {opensAt} to {closesAt} (unix time) is not a window: it must open before "
+        "it closes, and close in the future",
+    ),
+    "ElectionsInvalidEligibility": (
+        ElectionError,
+        "the eligibility list is empty (root {eligibilityRoot}, {eligibleCount} accounts)",
+    ),
+    "ElectionsInvalidQuorum": (
+        ElectionError,
+        "a quorum of {quorum:,} could never be met by {eligibleCount:,} eligible voters",
+    ),
+    "ElectionsNotTrustee": (
+        ElectionError,
+        "{account} is not a trustee of election {electionId}",
+    ),
+    "ElectionsAlreadyPosted": (
+        ElectionError,
+        "trustee {trustee} already posted this for election {electionId}",
+    ),
+    "ElectionsEmptyData": (ElectionError, "a trustee's post cannot be empty"),
+    "ElectionsCommitmentsIncomplete": (
+        ElectionError,
+        "only {posted} of the {required} trustees of election {electionId} posted commitments: "
+        "shares come after all of them",
+    ),
+    "ElectionsSharesIncomplete": (
+        ElectionError,
+        "only {posted} of the {required} trustees of election {electionId} posted their shares: "
+        "the key comes after all of them",
+    ),
+    "ElectionsInvalidElectionKey": (
+        ElectionError,
+        "{publicKey} is not a 33-byte compressed public key",
+    ),
+    "ElectionsKeyAlreadySet": (ElectionError, "the key of election {electionId} is already set"),
+    "ElectionsNoElectionKey": (
+        ElectionError,
+        "election {electionId} has no key yet: set it before opening",
+    ),
+    "ElectionsNotYetOpen": (
+        VotingClosedError,
+        "election {electionId} accepts ballots from {opensAt} (unix time)",
+    ),
+    "ElectionsVotingClosed": (
+        VotingClosedError,
+        "election {electionId} stopped accepting ballots at {closesAt} (unix time)",
+    ),
+    "ElectionsNotYetClosable": (
+        ElectionError,
+        "election {electionId} runs until {closesAt} (unix time): it cannot close before",
+    ),
+    "ElectionsNotEligible": (
+        NotEligibleError,
+        "{voter} is not eligible to vote in election {electionId} (or the proof is wrong)",
+    ),
+    "ElectionsInvalidBallotLength": (
+        ElectionError,
+        "a ballot of {length:,} bytes: this election's ballots are exactly {expected:,} bytes",
+    ),
+    "ElectionsInvalidBallotHeader": (
+        ElectionError,
+        "a ballot of version {version} for {optionCount} options does not fit this election",
+    ),
+    "ElectionsInvalidChoices": (
+        ElectionError,
+        "the choices {choices:#x} name an option this poll does not have",
+    ),
+    "ElectionsInvalidSelectionCount": (
+        ElectionError,
+        "{count} options selected; this vote takes {minSelections} to {maxSelections}",
+    ),
+    "ElectionsInvalidSignature": (
+        ElectionError,
+        "the ballot is not signed by the voter {voter} for its next sequence number",
+    ),
+    "ElectionsAuthorizationExpired": (
+        ElectionError,
+        "the signed ballot expired at {deadline} (unix time)",
+    ),
+    "ElectionsDecryptionsIncomplete": (
+        ElectionError,
+        "only {posted} decryptions of election {electionId} are posted; the result needs "
+        "{required}",
+    ),
+    "ElectionsInvalidCountsLength": (
+        ElectionError,
+        "{length} counts for an election of {optionCount} options",
+    ),
+    "ElectionsTurnoutAboveVoters": (
+        ElectionError,
+        "a turnout of {turnout:,} is more than the {voterCount:,} voters who cast a ballot",
+    ),
+    "ElectionsCountAboveTurnout": (
+        ElectionError,
+        "option {option} counted {count:,} times, more than the turnout of {turnout:,}",
+    ),
+    "ElectionsCountMismatch": (
+        ElectionError,
+        "option {option}: the posted count {posted:,} differs from the live count {live:,}",
+    ),
+    "ElectionsTurnoutMismatch": (
+        ElectionError,
+        "the posted turnout {turnout:,} differs from the poll's {voterCount:,} voters",
+    ),
+    # RewardsPool
+    "RewardsPoolUnknownProgramme": (RewardsError, "there is no rewards programme {programmeId}"),
+    "RewardsPoolEmptyName": (RewardsError, "a programme needs a name"),
+    "RewardsPoolNameTaken": (
+        RewardsError,
+        "programme {programmeId} is already named {name}",
+    ),
+    "RewardsPoolZeroCap": (RewardsError, "the cap per period must be at least ₩1"),
+    "RewardsPoolZeroPeriod": (RewardsError, "a period must be at least one second"),
+    "RewardsPoolZeroAmount": (RewardsError, "the amount must be at least ₩1"),
+    "RewardsPoolZeroAddress": (RewardsError, "the zero address is not an account"),
+    "RewardsPoolEmptyEvidence": (RewardsError, "a grant must name the evidence it rewards"),
+    "RewardsPoolNotDistributor": (
+        RewardsError,
+        "{account} is not a distributor of rewards programme {programmeId}",
+    ),
+    "RewardsPoolProgrammeInactive": (
+        RewardsError,
+        "rewards programme {programmeId} is switched off",
+    ),
+    "RewardsPoolResidentNotActive": (
+        RewardsError,
+        "{resident} is not an active account (not registered, frozen or retired)",
+    ),
+    "RewardsPoolCapExceeded": (
+        RewardsError,
+        "₩{amount:,} would take {resident} over programme {programmeId}'s cap: "
+        "₩{available:,} is left this period",
+    ),
+    "RewardsPoolInsufficientBudget": (
+        RewardsError,
+        "₩{amount:,} is more than the ₩{budget:,} budget of programme {programmeId}",
+    ),
+    "RewardsPoolGrantConflict": (
+        RewardsError,
+        "{resident} was already granted ₩{granted:,} for {evidenceId}: a repeat must be the same",
+    ),
+    "RewardsPoolLengthMismatch": (
+        RewardsError,
+        "a batch of {residents} residents, {amounts} amounts and {evidenceIds} evidence ids",
+    ),
+    "RewardsPoolRegistryMismatch": (
+        RewardsError,
+        "token {token} does not use the registry {registry}",
+    ),
 }
+
+ENUMS: dict[str, tuple[str, ...]] = {
+    "enum IElections.ElectionPhase": ("none", "setup", "open", "closed", "tallied"),
+    "enum IElections.ElectionKind": ("public poll", "secret ballot"),
+}
+"""Names of the enum values errors carry (by the ABI's ``internalType``): arguments of these
+types decode to the name rather than the number."""
 
 
 class ErrorTable:
     """Selector → (name, argument names, argument types) for every known custom error."""
 
     def __init__(self, abis: Iterable[list[dict[str, Any]]]) -> None:
-        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        self._errors: dict[bytes, tuple[str, list[str], list[str], list[str]]] = {}
         for abi in abis:
             for entry in abi:
                 if entry.get("type") != "error":
@@ -181,7 +369,8 @@ class ErrorTable:
                 types = [_canonical_type(i) for i in entry["inputs"]]
                 selector = keccak(text=f"{entry['name']}({','.join(types)})")[:4]
                 names = [i["name"] or f"arg{n}" for n, i in enumerate(entry["inputs"])]
-                self._errors[selector] = (entry["name"], names, types)
+                internal = [str(i.get("internalType", "")) for i in entry["inputs"]]
+                self._errors[selector] = (entry["name"], names, types, internal)
 
     def exception(self, data: bytes) -> Exception:
         """The exception that ``data`` (revert data from a call or receipt) stands for."""
@@ -197,12 +386,14 @@ class ErrorTable:
         known = self._errors.get(selector)
         if known is None:
             return TransactionFailedError(f"execution reverted with unknown error 0x{data.hex()}")
-        name, names, types = known
+        name, names, types, internal = known
         try:
             values = decode(types, payload)
         except DecodingError:
             return TransactionFailedError(f"execution reverted with malformed {name} data")
-        args = {n: _readable(t, v) for n, t, v in zip(names, types, values, strict=True)}
+        args = {
+            n: _readable(t, v, i) for n, t, v, i in zip(names, types, values, internal, strict=True)
+        }
         cls, template = MESSAGES.get(name, (ContractRevertError, ""))
         try:
             message = template.format(**args) if template else _default_message(name, args)
@@ -238,7 +429,10 @@ def _decode_one(kind: str, payload: bytes) -> Any:
         return "?"
 
 
-def _readable(kind: str, value: Any) -> Any:
+def _readable(kind: str, value: Any, internal: str = "") -> Any:
+    labels = ENUMS.get(internal)
+    if labels is not None and isinstance(value, int) and value < len(labels):
+        return labels[value]
     if kind == "address":
         return to_checksum_address(value)
     if kind == "bytes32" and isinstance(value, bytes):

@@ -30,6 +30,10 @@ DEMO_ROLES = (
     "merchant-1",
     "merchant-2",
     "city-service",
+    "election-admin",
+    "trustee-1",
+    "trustee-2",
+    "trustee-3",
 )
 DEMO_ETHER = 1_000 * 10**18
 """Native balance for demo accounts, so that clients that insist on a 1-wei tip still work."""

@@ -32,21 +32,24 @@ Access rules, and the error a caller outside them gets (OpenZeppelin 5.7):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pytest
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_abi_to_4byte_selector
+from eth_utils import function_abi_to_4byte_selector, keccak
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
 from ledger.contracts.base import ContractWrapper, city_artifact
+from ledger.contracts.elections import ElectionConfig, ElectionKind
 from ledger.exceptions import TransactionFailedError
 from ledger.payments.orders import Order
 from ledger.roles import FUNCTION_ROLES, Role
 from ledger.types import AccountKind, reference
+from ledger.voting.eligibility import MerkleTree
 from tests.contracts.helpers import (
     DISTRICT,
     Town,
@@ -58,7 +61,14 @@ from tests.contracts.helpers import (
 )
 from tests.support.city import LARGE_MINT_DELAY, TestCity
 
-CONTRACTS = ("CityToken", "ResidentRegistry", "CityAuthority", "PaymentRouter")
+CONTRACTS = (
+    "CityToken",
+    "ResidentRegistry",
+    "CityAuthority",
+    "PaymentRouter",
+    "Elections",
+    "RewardsPool",
+)
 
 CALLERS = (
     "admin",
@@ -67,6 +77,8 @@ CALLERS = (
     "pauser",
     "merchant_admin",
     "payment_operator",
+    "election_admin",
+    "rewards_admin",
     "deployer",  # deployed the city, then renounced ADMIN
     "resident",  # registered and active, no role
     "merchant",  # registered and active as a merchant, no role
@@ -81,6 +93,8 @@ HOLDINGS: dict[str, dict[Role, int]] = {
     "pauser": {Role.PAUSER: 0},
     "merchant_admin": {Role.MERCHANT_ADMIN: 0},
     "payment_operator": {Role.PAYMENT_OPERATOR: 0},
+    "election_admin": {Role.ELECTION_ADMIN: 0},
+    "rewards_admin": {Role.REWARDS_ADMIN: 0},
     "deployer": {},
     "resident": {},
     "merchant": {},
@@ -172,6 +186,11 @@ class Call:
 ORDER_AMOUNT = 100
 """Each cell's invoice: at the default 1 % fee, ₩99 to the merchant and a ₩1 point."""
 ZERO_WORD = bytes(32)
+BLOB = b"\x01\x01trustee post"
+"""A trustee's post (the contract only refuses an empty one)."""
+ELECTION_KEY = b"\x02" + bytes(range(32))
+LONG = 30 * 86_400
+"""The scene's standing elections stay open this long (the module runs for hours of chain time)."""
 
 
 # -- the scene: a city, its callers, and helpers that prepare a valid call ------------------------
@@ -189,6 +208,14 @@ class Scene:
     """An address the AccessManager cells configure (no contract: harmless)."""
     shop: LocalAccount
     """A funded merchant (not a caller) whose invoices and redemptions the router cells use."""
+    voters: MerkleTree
+    """Who may vote in the scene's elections: the resident and the owner."""
+    poll: int
+    """A public poll open for the whole module."""
+    ballot_box: int
+    """A secret ballot open for the whole module (its one trustee is the resident)."""
+    programme: int
+    """A funded rewards programme whose distributor is the resident."""
 
     @property
     def token(self) -> Any:
@@ -205,6 +232,75 @@ class Scene:
     @property
     def router(self) -> Any:
         return self.town.payments.contract.functions
+
+    @property
+    def elections(self) -> Any:
+        return self.town.test_city.city.elections.contract.functions
+
+    @property
+    def rewards(self) -> Any:
+        return self.town.test_city.city.rewards.contract.functions
+
+    @property
+    def officer(self) -> LocalAccount:
+        account = self.callers["election_admin"].account
+        assert account is not None
+        return account
+
+    @property
+    def trustee(self) -> LocalAccount:
+        account = self.callers["resident"].account
+        assert account is not None
+        return account
+
+    def election_config(
+        self, kind: ElectionKind = ElectionKind.PUBLIC_POLL, lasts: int = LONG
+    ) -> ElectionConfig:
+        now = self.town.latest_timestamp()
+        return ElectionConfig(
+            kind=kind,
+            option_count=2,
+            min_selections=1,
+            max_selections=1,
+            threshold=1 if kind is ElectionKind.SECRET_BALLOT else 0,
+            opens_at=now,
+            closes_at=now + lasts,
+            quorum=0,
+            eligible_count=len(self.voters),
+            eligibility_root=self.voters.root,
+            eligibility_list_hash=keccak(b"list"),
+            manifest_hash=keccak(b"manifest"),
+            reward_amount=0,
+        )
+
+    def new_election(
+        self,
+        kind: ElectionKind = ElectionKind.PUBLIC_POLL,
+        *,
+        until: str = "setup",
+        lasts: int = LONG,
+    ) -> int:
+        """An election taken to ``until``: setup, committed, shared, open or closed (a closed
+        one lasts a few seconds)."""
+        elections = self.town.test_city.city.elections
+        secret = kind is ElectionKind.SECRET_BALLOT
+        if until == "closed":
+            lasts = 8  # time for the ceremony's five blocks before it opens
+        trustees = [self.trustee.address] if secret else []
+        config = self.election_config(kind, lasts)
+        election_id = elections.create(self.officer, config, trustees)
+        if secret and until != "setup":
+            elections.post_commitments(self.trustee, election_id, BLOB)
+            if until != "committed":
+                elections.post_shares(self.trustee, election_id, BLOB)
+                if until != "shared":
+                    elections.set_election_key(self.officer, election_id, ELECTION_KEY)
+        if until in ("open", "closed"):
+            elections.open(self.officer, election_id)
+        if until == "closed":
+            self.town.advance_to(config.closes_at)
+            elections.close(self.town.deployer, election_id)
+        return election_id
 
     def order(self, merchant: str, amount: int = ORDER_AMOUNT) -> Order:
         """A fresh invoice of ``merchant``, payable for a day of chain time."""
@@ -246,6 +342,8 @@ class Scene:
             "registry": self.town.registry,
             "authority": self.town.authority,
             "payments": self.town.payments,
+            "elections": self.town.test_city.city.elections,
+            "rewards": self.town.test_city.city.rewards,
         }
         return wrappers[name]
 
@@ -644,6 +742,197 @@ def router_set_authority(s: Scene, c: Caller) -> Call:
     return Call(s.router.setAuthority(s.town.authority.address))
 
 
+# -- Elections ------------------------------------------------------------------------------------
+
+
+def _not_trustee(election_id: int) -> Callable[[Caller], Err]:
+    return lambda caller: Err(
+        "ElectionsNotTrustee", {"electionId": election_id, "account": caller.address}
+    )
+
+
+def _not_eligible(election_id: int) -> Callable[[Caller], Err]:
+    return lambda caller: Err(
+        "ElectionsNotEligible", {"electionId": election_id, "voter": caller.address}
+    )
+
+
+def elections_create(s: Scene, c: Caller) -> Call:
+    config = s.election_config()
+    return Call(s.elections.create(config.as_tuple(), []), Ok(("elections", "ElectionCreated")))
+
+
+def elections_post_commitments(s: Scene, c: Caller) -> Call:
+    election_id = s.new_election(ElectionKind.SECRET_BALLOT)
+    return Call(
+        s.elections.postCommitments(election_id, BLOB),
+        public=only("resident", Ok(("elections", "TrusteeCommitted")), _not_trustee(election_id)),
+    )
+
+
+def elections_post_shares(s: Scene, c: Caller) -> Call:
+    election_id = s.new_election(ElectionKind.SECRET_BALLOT, until="committed")
+    return Call(
+        s.elections.postShares(election_id, BLOB),
+        public=only(
+            "resident", Ok(("elections", "TrusteeSharesPosted")), _not_trustee(election_id)
+        ),
+    )
+
+
+def elections_set_election_key(s: Scene, c: Caller) -> Call:
+    election_id = s.new_election(ElectionKind.SECRET_BALLOT, until="shared")
+    return Call(
+        s.elections.setElectionKey(election_id, ELECTION_KEY),
+        Ok(("elections", "ElectionKeySet")),
+    )
+
+
+def elections_open(s: Scene, c: Caller) -> Call:
+    election_id = s.new_election()
+    return Call(s.elections.open(election_id), Ok(("elections", "ElectionOpened")))
+
+
+def elections_cast_ballot(s: Scene, c: Caller) -> Call:
+    ballot = bytes([1, 2]) + bytes(2 * 194 + 64)
+    return Call(
+        s.elections.castBallot(s.ballot_box, ballot, s.voters.proof(c.address))
+        if c.address in s.voters
+        else s.elections.castBallot(s.ballot_box, ballot, []),
+        public=only("resident", Ok(("elections", "BallotCast")), _not_eligible(s.ballot_box)),
+    )
+
+
+def elections_cast_ballot_for(s: Scene, c: Caller) -> Call:
+    ballot = bytes([1, 2]) + bytes(2 * 194 + 64)
+    elections = s.town.test_city.city.elections
+    deadline = s.town.latest_timestamp() + 86_400
+    signature = elections.sign_ballot(s.owner, s.ballot_box, ballot, deadline)
+    proof = s.voters.proof(s.owner.address)
+    return Call(
+        s.elections.castBallotFor(
+            s.owner.address, s.ballot_box, ballot, proof, deadline, signature
+        ),
+        public=everyone(Ok(("elections", "BallotCast"))),  # any relayer may submit it
+    )
+
+
+def elections_cast_vote(s: Scene, c: Caller) -> Call:
+    proof = s.voters.proof(c.address) if c.address in s.voters else []
+    return Call(
+        s.elections.castVote(s.poll, 1, proof),
+        public=only("resident", Ok(("elections", "VoteCast")), _not_eligible(s.poll)),
+    )
+
+
+def elections_cast_vote_for(s: Scene, c: Caller) -> Call:
+    elections = s.town.test_city.city.elections
+    deadline = s.town.latest_timestamp() + 86_400
+    signature = elections.sign_vote(s.owner, s.poll, 2, deadline)
+    proof = s.voters.proof(s.owner.address)
+    return Call(
+        s.elections.castVoteFor(s.owner.address, s.poll, 2, proof, deadline, signature),
+        public=everyone(Ok(("elections", "VoteCast"))),
+    )
+
+
+def elections_close(s: Scene, c: Caller) -> Call:
+    elections = s.town.test_city.city.elections
+    election_id = s.new_election(until="open", lasts=3)
+    s.town.advance_to(elections.election(election_id).config.closes_at)
+    return Call(
+        s.elections.close(election_id), public=everyone(Ok(("elections", "ElectionClosed")))
+    )
+
+
+def elections_post_decryption(s: Scene, c: Caller) -> Call:
+    election_id = s.new_election(ElectionKind.SECRET_BALLOT, until="closed")
+    return Call(
+        s.elections.postDecryption(election_id, BLOB),
+        public=only("resident", Ok(("elections", "DecryptionPosted")), _not_trustee(election_id)),
+    )
+
+
+def elections_publish_result(s: Scene, c: Caller) -> Call:
+    election_id = s.new_election(until="closed")
+    return Call(
+        s.elections.publishResult(election_id, [0, 0], 0, ZERO_WORD),
+        Ok(("elections", "ResultPublished")),
+    )
+
+
+def elections_set_authority(s: Scene, c: Caller) -> Call:
+    return Call(s.elections.setAuthority(s.town.authority.address))
+
+
+# -- RewardsPool ----------------------------------------------------------------------------------
+
+
+def _evidence() -> bytes:
+    return keccak(text=f"role matrix {uuid.uuid4()}")
+
+
+def rewards_create_programme(s: Scene, c: Caller) -> Call:
+    name = reference(f"matrix-{uuid.uuid4().hex[:12]}")
+    return Call(s.rewards.createProgramme(name, 100, 86_400), Ok(("rewards", "ProgrammeCreated")))
+
+
+def rewards_set_programme_active(s: Scene, c: Caller) -> Call:
+    return Call(
+        s.rewards.setProgrammeActive(s.programme, True), Ok(("rewards", "ProgrammeActiveSet"))
+    )
+
+
+def rewards_set_programme_cap(s: Scene, c: Caller) -> Call:
+    return Call(s.rewards.setProgrammeCap(s.programme, 10**9), Ok(("rewards", "ProgrammeCapSet")))
+
+
+def rewards_set_distributor(s: Scene, c: Caller) -> Call:
+    return Call(
+        s.rewards.setDistributor(s.programme, outsider().address, True),
+        Ok(("rewards", "DistributorSet")),
+    )
+
+
+def rewards_fund(s: Scene, c: Caller) -> Call:
+    # The treasury holds no tokens in this city (it is no registry account): it passes the
+    # access check and the token refuses to move its tokens (test_rewards_pool funds for real).
+    if c.account is not None:
+        s.town.token.approve(c.account, s.town.test_city.city.rewards.address, 1)
+    return Call(
+        s.rewards.fund(s.programme, 1),
+        Err("CityTokenAccountNotActive", {"account": s.town.treasury.address}),
+    )
+
+
+def rewards_defund(s: Scene, c: Caller) -> Call:
+    return Call(s.rewards.defund(s.programme, 1, s.payee), Ok(("rewards", "ProgrammeDefunded")))
+
+
+def _not_distributor(programme: int) -> Callable[[Caller], Err]:
+    return lambda caller: Err(
+        "RewardsPoolNotDistributor", {"programmeId": programme, "account": caller.address}
+    )
+
+
+def rewards_grant(s: Scene, c: Caller) -> Call:
+    return Call(
+        s.rewards.grant(s.programme, s.payee, 1, _evidence()),
+        public=only("resident", Ok(("rewards", "RewardGranted")), _not_distributor(s.programme)),
+    )
+
+
+def rewards_grant_batch(s: Scene, c: Caller) -> Call:
+    return Call(
+        s.rewards.grantBatch(s.programme, [s.payee], [1], [_evidence()]),
+        public=only("resident", Ok(("rewards", "RewardGranted")), _not_distributor(s.programme)),
+    )
+
+
+def rewards_set_authority(s: Scene, c: Caller) -> Call:
+    return Call(s.rewards.setAuthority(s.town.authority.address))
+
+
 @dataclass(frozen=True)
 class Entry:
     access: Access
@@ -708,6 +997,32 @@ MATRIX: dict[str, dict[str, Entry]] = {
         "setMerchantFee": Entry(Restricted(Role.MERCHANT_ADMIN), router_set_merchant_fee),
         "setAuthority": Entry(AuthorityOnly(), router_set_authority),
     },
+    "Elections": {
+        "create": Entry(Restricted(Role.ELECTION_ADMIN), elections_create),
+        "postCommitments": Entry(Public(), elections_post_commitments),
+        "postShares": Entry(Public(), elections_post_shares),
+        "setElectionKey": Entry(Restricted(Role.ELECTION_ADMIN), elections_set_election_key),
+        "open": Entry(Restricted(Role.ELECTION_ADMIN), elections_open),
+        "castBallot": Entry(Public(), elections_cast_ballot),
+        "castBallotFor": Entry(Public(), elections_cast_ballot_for),
+        "castVote": Entry(Public(), elections_cast_vote),
+        "castVoteFor": Entry(Public(), elections_cast_vote_for),
+        "close": Entry(Public(), elections_close),
+        "postDecryption": Entry(Public(), elections_post_decryption),
+        "publishResult": Entry(Restricted(Role.ELECTION_ADMIN), elections_publish_result),
+        "setAuthority": Entry(AuthorityOnly(), elections_set_authority),
+    },
+    "RewardsPool": {
+        "createProgramme": Entry(Restricted(Role.REWARDS_ADMIN), rewards_create_programme),
+        "setProgrammeActive": Entry(Restricted(Role.REWARDS_ADMIN), rewards_set_programme_active),
+        "setProgrammeCap": Entry(Restricted(Role.REWARDS_ADMIN), rewards_set_programme_cap),
+        "setDistributor": Entry(Restricted(Role.REWARDS_ADMIN), rewards_set_distributor),
+        "fund": Entry(Restricted(Role.TREASURY), rewards_fund),
+        "defund": Entry(Restricted(Role.TREASURY), rewards_defund),
+        "grant": Entry(Public(), rewards_grant),
+        "grantBatch": Entry(Public(), rewards_grant_batch),
+        "setAuthority": Entry(AuthorityOnly(), rewards_set_authority),
+    },
 }
 
 
@@ -745,6 +1060,9 @@ def scene(town: Town) -> Scene:
     shop = town.resident(balance=1_000, kind=AccountKind.MERCHANT)
     payee = outsider().address
     town.register(payee)
+    election_admin, rewards_admin = town.person(), town.person()
+    town.authority.grant_role(town.admin, Role.ELECTION_ADMIN, election_admin.address)
+    town.authority.grant_role(town.admin, Role.REWARDS_ADMIN, rewards_admin.address)
     staff = {
         "admin": town.admin,
         "treasury": town.treasury,
@@ -752,6 +1070,8 @@ def scene(town: Town) -> Scene:
         "pauser": town.pauser,
         "merchant_admin": town.merchant_admin,
         "payment_operator": town.payment_operator,
+        "election_admin": election_admin,
+        "rewards_admin": rewards_admin,
         "deployer": town.deployer,
         "resident": resident,
         "merchant": merchant,
@@ -766,7 +1086,22 @@ def scene(town: Town) -> Scene:
     payments.pay(owner, Order.new(shop.address, 10_000, town.latest_timestamp() + 3_600))
     payments.set_fee_schedule(town.merchant_admin, 100, 10_000)
     assert payments.city_fees() == 50
-    return Scene(town, callers, owner, payee, outsider().address, shop)
+    # The standing elections the casting cells use: the resident and the owner may vote.
+    voters = MerkleTree([resident.address, owner.address])
+    scene = Scene(town, callers, owner, payee, outsider().address, shop, voters, 0, 0, 0)
+    scene.poll = scene.new_election(until="open")
+    scene.ballot_box = scene.new_election(ElectionKind.SECRET_BALLOT, until="open")
+    # A funded programme for the grant and defund cells, funded by an account that is not a
+    # caller: a registered resident the admin makes a (second) treasurer.
+    rewards = town.test_city.city.rewards
+    scene.programme = rewards.create_programme(
+        rewards_admin, f"matrix-{uuid.uuid4().hex[:8]}", 10**9, 86_400
+    )
+    rewards.set_distributor(rewards_admin, scene.programme, resident.address)
+    funder = town.resident(balance=10_000)
+    town.authority.grant_role(town.admin, Role.TREASURY, funder.address)
+    rewards.fund(funder, scene.programme, 10_000)
+    return scene
 
 
 # -- what each caller should get ------------------------------------------------------------------
@@ -885,6 +1220,8 @@ def test_the_deployed_authority_maps_every_restricted_function_to_its_role(town:
         "CityToken": town.token.address,
         "ResidentRegistry": town.registry.address,
         "PaymentRouter": town.payments.address,
+        "Elections": town.test_city.city.elections.address,
+        "RewardsPool": town.test_city.city.rewards.address,
     }
     for contract, functions in FUNCTION_ROLES.items():
         abi = {e["name"]: e for e in city_artifact(contract).abi if e.get("type") == "function"}
@@ -914,6 +1251,8 @@ def test_can_call_agrees_with_the_matrix_for_every_restricted_function(
         "CityToken": scene.town.token,
         "ResidentRegistry": scene.town.registry,
         "PaymentRouter": scene.town.payments,
+        "Elections": scene.town.test_city.city.elections,
+        "RewardsPool": scene.town.test_city.city.rewards,
     }
     for contract, target in targets.items():
         for name, entry in MATRIX[contract].items():
@@ -941,7 +1280,14 @@ def _placeholder(parameter: dict[str, Any]) -> object:
     kind = parameter["type"]
     if kind == "tuple":
         return tuple(_placeholder(c) for c in parameter["components"])
-    zero: dict[str, object] = {"address": "0x" + "00" * 20, "bytes32": bytes(32), "bool": False}
+    if kind.endswith("[]"):
+        return []
+    zero: dict[str, object] = {
+        "address": "0x" + "00" * 20,
+        "bytes32": bytes(32),
+        "bytes": b"",
+        "bool": False,
+    }
     return zero.get(kind, 0)
 
 

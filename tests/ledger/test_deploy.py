@@ -13,7 +13,17 @@ from ledger import deploy as deploy_module
 from ledger.chain import Chain
 from ledger.city import City
 from ledger.config import LedgerSettings
-from ledger.deploy import DeploymentError, DeployPlan, Manifest, deploy_city
+from ledger.contracts.authority import CityAuthority
+from ledger.deploy import (
+    POOL_CREDENTIAL,
+    VOTING_CAP,
+    VOTING_PERIOD,
+    VOTING_PROGRAMME,
+    DeploymentError,
+    DeployPlan,
+    Manifest,
+    deploy_city,
+)
 from ledger.exceptions import AccessDeniedError
 from ledger.roles import FUNCTION_ROLES, Role
 from ledger.types import AccountKind, AccountStatus
@@ -210,7 +220,7 @@ def test_an_interrupted_router_registration_still_gives_the_registrar_role_back(
 
         def grant_then_crash() -> None:
             # The registrar role is granted, then the power fails before the registration.
-            authority = City.at(chain, manifest).authority
+            authority = CityAuthority(chain, manifest.address("CityAuthority"))
             authority.grant_role(signer, Role.REGISTRAR, signer.address)
             raise RuntimeError("power cut")
 
@@ -231,3 +241,117 @@ def test_an_interrupted_router_registration_still_gives_the_registrar_role_back(
 
 def _settings(chain: Chain, path: Path) -> LedgerSettings:
     return LedgerSettings(rpc_url=chain.rpc_url, network=path.stem, deployments_dir=path.parent)
+
+
+VOTING_STEPS = (
+    "deploy Elections",
+    "wire Elections function roles",
+    "deploy RewardsPool",
+    "plan a temporary registrar role for the RewardsPool",
+    "register RewardsPool as a city service",
+    "give back the RewardsPool's temporary roles",
+    "create the voting rewards programme",
+    "wire RewardsPool function roles",
+    "label rewards roles",
+    "grant planned rewards roles",
+)
+
+
+def _assert_voting_deployed(city: City, officer: str, rewards_admin: str) -> None:
+    pool = city.registry.registration_of(city.rewards.address)
+    assert (pool.kind, pool.status, pool.credential_hash) == (
+        AccountKind.CITY_SERVICE,
+        AccountStatus.ACTIVE,
+        POOL_CREDENTIAL,
+    )
+    assert city.rewards.token.address == city.token.address
+    assert city.elections.election_count() == 0
+    voting = city.rewards.programme_id(VOTING_PROGRAMME)
+    programme = city.rewards.programme(voting)
+    assert programme is not None
+    assert (programme.cap_per_period, programme.period_length, programme.active) == (
+        VOTING_CAP,
+        VOTING_PERIOD,
+        True,
+    )
+    assert programme.budget == 0
+    assert city.rewards.is_distributor(voting, officer)
+    assert city.authority.has_role(Role.REWARDS_ADMIN, rewards_admin).is_member
+    assert city.authority.has_role(Role.ELECTION_ADMIN, officer).is_member
+    for target_name in ("Elections", "RewardsPool"):
+        target = city.manifest.address(target_name)
+        for function, role in FUNCTION_ROLES[target_name].items():
+            selector = deploy_module._selector(target_name, function)
+            assert city.authority.target_function_role(target, selector) == role, function
+
+
+def test_deploy_adds_the_elections_and_a_voting_rewards_programme(
+    fresh_chain: Chain, accounts: list[LocalAccount], tmp_path: Path
+) -> None:
+    deployer, admin, officer, rewards_admin = accounts[0], accounts[1], accounts[2], accounts[3]
+    plan = DeployPlan(
+        "test",
+        admin.address,
+        grants={
+            Role.ELECTION_ADMIN: [(officer.address, 0)],
+            Role.REWARDS_ADMIN: [(rewards_admin.address, 0)],
+        },
+    )
+    manifest = deploy_city(fresh_chain, deployer, plan, tmp_path / "test.json")
+    assert manifest.steps[-len(VOTING_STEPS) - 1 : -1] == list(VOTING_STEPS)
+    city = City.at(fresh_chain, manifest)
+    _assert_voting_deployed(city, officer.address, rewards_admin.address)
+    assert not city.authority.has_role(Role.REGISTRAR, deployer.address).is_member
+    assert not city.authority.has_role(Role.REWARDS_ADMIN, deployer.address).is_member
+    assert manifest.temporary_roles == []
+    # The deployer kept no way into the pool's programmes after the hand-over.
+    with pytest.raises(AccessDeniedError):
+        city.rewards.create_programme(deployer, "another", 1, 1)
+
+
+def test_a_deployment_from_before_the_elections_is_upgraded_by_its_admin(
+    fresh_chain: Chain,
+    accounts: list[LocalAccount],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployer, admin, officer, rewards_admin = accounts[0], accounts[1], accounts[2], accounts[3]
+    plan = DeployPlan(
+        "test",
+        admin.address,
+        grants={
+            Role.ELECTION_ADMIN: [(officer.address, 0)],
+            Role.REWARDS_ADMIN: [(rewards_admin.address, 0)],
+        },
+    )
+    path = tmp_path / "test.json"
+    real_steps = deploy_module._steps
+
+    def old_steps(*args: object) -> list[tuple[str, Callable[[], object]]]:
+        return [s for s in real_steps(*args) if s[0] not in VOTING_STEPS]  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(deploy_module, "_steps", old_steps)
+        old = deploy_city(fresh_chain, deployer, plan, path)
+    assert old.complete
+    assert "Elections" not in old.contracts
+    assert "RewardsPool" not in old.contracts
+    with pytest.raises(DeploymentError, match="predates the Elections"):
+        City.connect(_settings(fresh_chain, path), path)
+
+    block = fresh_chain.block_number()
+    with pytest.raises(DeploymentError, match="must be signed by an admin"):
+        deploy_city(fresh_chain, deployer, plan, path)
+    assert fresh_chain.block_number() == block
+
+    manifest = deploy_city(fresh_chain, admin, plan, path)
+    assert manifest.complete
+    assert manifest.steps[: len(old.steps)] == old.steps
+    assert manifest.steps[len(old.steps) :] == list(VOTING_STEPS)
+    assert {name: manifest.contracts[name] for name in old.contracts} == old.contracts
+    city = City.connect(_settings(fresh_chain, path), path)
+    _assert_voting_deployed(city, officer.address, rewards_admin.address)
+    assert not city.authority.has_role(Role.REGISTRAR, admin.address).is_member
+    block = fresh_chain.block_number()
+    assert deploy_city(fresh_chain, admin, plan, path) == manifest
+    assert fresh_chain.block_number() == block

@@ -14,11 +14,15 @@ from ledger.deploy import CONTRACTS
 from ledger.exceptions import (
     AccessDeniedError,
     AccountNotActiveError,
+    ElectionError,
     InvoiceClosedError,
+    NotEligibleError,
     PaymentError,
     ReferenceUsedError,
+    RewardsError,
     TokenPausedError,
     TransactionFailedError,
+    VotingClosedError,
 )
 from ledger.types import reference
 
@@ -45,7 +49,16 @@ def test_every_city_specific_error_has_a_message() -> None:
     own = {
         e
         for e in _abi_errors()
-        if e.startswith(("CityToken", "ResidentRegistry", "PaymentRouter", "SafeERC20"))
+        if e.startswith(
+            (
+                "CityToken",
+                "ResidentRegistry",
+                "PaymentRouter",
+                "SafeERC20",
+                "Elections",
+                "RewardsPool",
+            )
+        )
     }
     assert own <= set(MESSAGES), sorted(own - set(MESSAGES))
 
@@ -90,6 +103,42 @@ def test_every_city_specific_error_has_a_message() -> None:
             "a refund of ₩10,001 exceeds the ₩9,900 still refundable",
         ),
         (
+            "ElectionsWrongPhase(uint256,uint8,uint8)",
+            ["uint256", "uint8", "uint8"],
+            [3, 1, 2],
+            ElectionError,
+            "election 3 is in its setup phase; this needs it open",
+        ),
+        (
+            "ElectionsWrongKind(uint256,uint8)",
+            ["uint256", "uint8"],
+            [4, 0],
+            ElectionError,
+            "election 4 is a public poll",
+        ),
+        (
+            "ElectionsNotEligible(uint256,address)",
+            ["uint256", "address"],
+            [5, "0x" + "44" * 20],
+            NotEligibleError,
+            "is not eligible to vote in election 5",
+        ),
+        (
+            "ElectionsVotingClosed(uint256,uint64)",
+            ["uint256", "uint64"],
+            [6, 1_800_000_000],
+            VotingClosedError,
+            "stopped accepting ballots at 1800000000",
+        ),
+        (
+            "RewardsPoolCapExceeded(uint256,address,uint256,uint256)",
+            ["uint256", "address", "uint256", "uint256"],
+            [1, "0x" + "55" * 20, 12_000, 2_000],
+            RewardsError,
+            "₩12,000 would take 0x5555555555555555555555555555555555555555 over programme 1's "
+            "cap: ₩2,000 is left this period",
+        ),
+        (
             "ERC20InsufficientBalance(address,uint256,uint256)",
             ["address", "uint256", "uint256"],
             ["0x" + "33" * 20, 5, 12000],
@@ -111,3 +160,12 @@ def test_unknown_and_short_data_still_explain() -> None:
     table = default_table()
     assert isinstance(table.exception(b""), TransactionFailedError)
     assert "unknown error" in str(table.exception(b"\xde\xad\xbe\xef"))
+
+
+def test_enum_arguments_decode_to_their_names() -> None:
+    data = keccak(text="ElectionsWrongPhase(uint256,uint8,uint8)")[:4] + encode(
+        ["uint256", "uint8", "uint8"], [9, 3, 4]
+    )
+    error = default_table().exception(data)
+    assert isinstance(error, ElectionError)
+    assert error.error_args == {"electionId": 9, "current": "closed", "required": "tallied"}

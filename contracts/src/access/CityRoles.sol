@@ -58,4 +58,10 @@ library CityRoles {
      * (`PaymentRouter.cancelInvoiceFor`). It never moves tokens.
      */
     uint64 internal constant PAYMENT_OPERATOR = 12;
+
+    /**
+     * @dev Runs the RewardsPool's programmes: creates them, sets their caps, switches them on and
+     * off, and names each programme's distributors (who then grant from it without any role).
+     */
+    uint64 internal constant REWARDS_ADMIN = 13;
 }
