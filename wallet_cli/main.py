@@ -1,15 +1,16 @@
-"""``wallet``: keys and payments in the city's local currency, for residents and merchants.
+"""``wallet``: keys, payments and votes in the city's local currency, for residents and merchants.
 
 Commands live in :mod:`wallet_cli.commands` (``keys``: new, import, list, address, export;
-``token``: balance, send, history, receive; ``payments``: pay, points, refund, redeem); errors
-become one line on stderr (:mod:`wallet_cli.errors`).
+``token``: balance, send, history, receive; ``payments``: pay, points, refund, redeem;
+``vote``: list, show, cast, status, verify); errors become one line on stderr
+(:mod:`wallet_cli.errors`).
 """
 
 from __future__ import annotations
 
 import typer
 
-from wallet_cli.commands import keys, payments, token
+from wallet_cli.commands import keys, payments, token, vote
 from wallet_cli.errors import WalletGroup
 
 app = typer.Typer(
@@ -35,3 +36,4 @@ app.command("pay", rich_help_panel="Payments")(payments.pay)
 app.command("points", rich_help_panel="Payments")(payments.points)
 app.command("refund", rich_help_panel="Merchants")(payments.refund)
 app.command("redeem", rich_help_panel="Merchants")(payments.redeem)
+app.add_typer(vote.app, name="vote", rich_help_panel="Votes")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger.cli import admin, deploy, index, serve
+from ledger.cli import admin, deploy, election, index, serve
 from ledger.cli import node as node_commands
 
 app = typer.Typer(
@@ -20,4 +20,5 @@ app.command("genesis")(node_commands.genesis)
 app.command("deploy")(deploy.deploy)
 app.add_typer(admin.app, name="admin")
 app.add_typer(index.app, name="index")
+app.add_typer(election.app, name="election")
 serve.register(app)

@@ -9,17 +9,15 @@ would not check again.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 from rich.table import Table
 
-from ledger.city import City
 from ledger.cli.common import (
     DeploymentsDir,
     JsonOutput,
@@ -28,11 +26,10 @@ from ledger.cli.common import (
     PasswordFile,
     RpcUrl,
     SignerAlias,
-    connect,
+    Staff,
     console,
     emit,
     friendly_errors,
-    load_signer,
 )
 from ledger.contracts.registry import credential_hash
 from ledger.keys import read_password_file
@@ -57,30 +54,6 @@ Account = Annotated[str, typer.Argument(help="Account address (0x…).")]
 Ref = Annotated[
     str, typer.Option("--ref", help="Bank deposit / settlement reference (≤ 32 bytes).")
 ]
-
-
-@dataclass
-class Staff:
-    """The connection and signer options every admin command starts from; the chain is
-    reached only when a command needs it, so `--help` works without one."""
-
-    rpc_url: str | None
-    network: str
-    deployments_dir: Path
-    alias: str | None
-    keystore_dir: Path
-    password_file: Path | None
-    _city: City | None = None
-
-    @property
-    def city(self) -> City:
-        if self._city is None:
-            self._city = connect(self.rpc_url, self.network, self.deployments_dir)
-        return self._city
-
-    @property
-    def signer(self) -> LocalAccount:
-        return load_signer(self.alias, self.keystore_dir, self.password_file)
 
 
 def _staff(ctx: typer.Context) -> Staff:
@@ -139,7 +112,7 @@ def register(
     staff = _staff(ctx)
     checked = _address(account)
     receipt = staff.city.registry.register(
-        staff.signer, checked, _kind(kind), district, _credential(credential)
+        staff.signer, checked, AccountKind.parse(kind), district, _credential(credential)
     )
     _done(f"registered {checked} as {kind} in district {district}", dict(receipt))
     _allow(staff, add=[checked])
@@ -157,7 +130,7 @@ def update(
     """Change an account's kind, district or credential (registrar)."""
     staff = _staff(ctx)
     receipt = staff.city.registry.update(
-        staff.signer, _address(account), _kind(kind), district, _credential(credential)
+        staff.signer, _address(account), AccountKind.parse(kind), district, _credential(credential)
     )
     _done(f"updated {account}", dict(receipt))
 
@@ -562,14 +535,3 @@ def _allow(staff: Staff, add: list[str], remove: tuple[str, ...] = ()) -> None:
     if remove:
         allowlists.remove(remove)
     console.print(f"node allowlists updated on {', '.join(allowlists.urls)}")
-
-
-def _kind(text: str) -> AccountKind:
-    try:
-        kind = AccountKind[text.strip().upper().replace("-", "_")]
-    except KeyError:
-        kind = AccountKind.NONE
-    if kind is AccountKind.NONE:
-        names = ", ".join(k.name.lower().replace("_", "-") for k in AccountKind if k)
-        raise ValueError(f"unknown account kind {text!r}; kinds are: {names}")
-    return kind

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -111,15 +112,47 @@ def load_signer(alias: str | None, keystore_dir: Path, password_file: Path | Non
         return signer
     keys = KeyStore(keystore_dir)
     keys.document(alias)  # fail on an unknown alias before asking for a password
+    return keys.unlock(alias, read_password(alias, password_file))
+
+
+def read_password(owner: str, password_file: Path | None) -> str:
+    """A password from --password-file, $CITYLEDGER_PASSWORD, or a prompt on a terminal."""
     if password_file is not None:
-        password = read_password_file(password_file)
-    elif PASSWORD_ENV in os.environ:
-        password = os.environ[PASSWORD_ENV]
-    elif sys.stdin.isatty():
-        password = typer.prompt(f"password for {alias}", hide_input=True)
-    else:
-        raise ValueError(f"no password for {alias}: use --password-file or ${PASSWORD_ENV}")
-    return keys.unlock(alias, password)
+        return read_password_file(password_file)
+    if PASSWORD_ENV in os.environ:
+        return os.environ[PASSWORD_ENV]
+    if sys.stdin.isatty():
+        return str(typer.prompt(f"password for {owner}", hide_input=True))
+    raise ValueError(f"no password for {owner}: use --password-file or ${PASSWORD_ENV}")
+
+
+@dataclass
+class Staff:
+    """The connection and signer options a staff command starts from; the chain is reached
+    only when a command needs it, so `--help` works without one."""
+
+    rpc_url: str | None
+    network: str
+    deployments_dir: Path
+    alias: str | None
+    keystore_dir: Path
+    password_file: Path | None
+    _city: City | None = None
+
+    @property
+    def city(self) -> City:
+        if self._city is None:
+            self._city = connect(self.rpc_url, self.network, self.deployments_dir)
+        return self._city
+
+    @property
+    def signer(self) -> LocalAccount:
+        return load_signer(self.alias, self.keystore_dir, self.password_file)
+
+    def signer_and_password(self) -> tuple[LocalAccount, str]:
+        """The signer and its password, for secrets kept beside a key (a trustee's vault)."""
+        signer = self.signer
+        return signer, read_password(self.alias or signer.address, self.password_file)
 
 
 def emit(document: Any) -> None:

@@ -190,6 +190,7 @@ def _seed_when_serving(data_dir: Path, url: str, host: str, api_port: int) -> No
         f"export CITYLEDGER_DEPLOYMENTS_DIR={root / DEPLOYMENTS_DIR}\n"
         f"export CITYLEDGER_KEYSTORE_DIR={root / KEYSTORE_DIR}\n"
         f"export CITYLEDGER_PASSWORD_FILE={root / PASSWORD_FILE}\n"
+        f"export CITYLEDGER_DATA_DIR={root}\n"
         f"export CITYLEDGER_CREDENTIAL_PEPPER_FILE={root / PEPPER_FILE}\n"
         f"export CITYLEDGER_NODE_ADMIN_TOKEN_FILE={root / ADMIN_TOKEN_FILE}\n"
         f"export CITYLEDGER_API_URL={api_url}\n"

@@ -1,0 +1,66 @@
+"""Where a city publishes each vote's off-chain files: its manifest and eligibility list.
+
+The chain holds only their hashes; the files themselves are served by the API and handed to
+anyone who audits. One folder per chain and election keeps them apart, and the bytes are stored
+exactly as hashed (re-serialising could change a byte and break the published hash).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.voting.eligibility import EligibilityList
+from ledger.voting.errors import VotingError
+from ledger.voting.manifest import ElectionManifest
+
+MANIFEST = "manifest.json"
+ELIGIBILITY = "eligibility.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionFiles:
+    root: Path
+    chain_id: int
+
+    def folder(self, election_id: int) -> Path:
+        return self.root / f"chain-{self.chain_id}" / f"election-{election_id}"
+
+    def publish(
+        self, election_id: int, manifest: ElectionManifest, eligibility: EligibilityList
+    ) -> Path:
+        folder = self.folder(election_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomically(folder / MANIFEST, manifest.to_json())
+        _write_atomically(folder / ELIGIBILITY, eligibility.to_json())
+        return folder
+
+    def manifest_bytes(self, election_id: int) -> bytes:
+        return self._read(election_id, MANIFEST)
+
+    def eligibility_bytes(self, election_id: int) -> bytes:
+        return self._read(election_id, ELIGIBILITY)
+
+    def manifest(self, election_id: int) -> ElectionManifest:
+        return ElectionManifest.from_json(self.manifest_bytes(election_id))
+
+    def eligibility(self, election_id: int) -> EligibilityList:
+        return EligibilityList.from_json(self.eligibility_bytes(election_id))
+
+    def _read(self, election_id: int, name: str) -> bytes:
+        path = self.folder(election_id) / name
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise VotingError(
+                f"no {name} for election {election_id} under {self.root} "
+                "(created on another machine? pass the published file explicitly)"
+            ) from None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Readers (the API) see the old file or the whole new one, never a part."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
