@@ -17,6 +17,7 @@ from api.routes import (
     accounts,
     auth,
     chain,
+    elections,
     health,
     invoices,
     payments,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settlements,
         reports,
         relay,
+        elections,
         webhooks,
     ):
         app.include_router(module.router, prefix=settings.api_prefix, responses=COMMON_ERRORS)

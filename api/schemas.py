@@ -307,3 +307,169 @@ class WebhookDeliveryPublic(BaseModel):
     status_code: int | None
     error: str | None
     duration_ms: int
+
+
+# -- elections --------------------------------------------------------------------------------
+MAX_BALLOT_BYTES = 2 + 194 * 32 + 64 * 33
+"""The largest ballot (spec section 5): 32 options, 0 to 32 of them chosen (8,322 bytes)."""
+BallotHex = Annotated[
+    str,
+    StringConstraints(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=2 + 2 * MAX_BALLOT_BYTES),
+    Field(description="The encrypted ballot, 0x-prefixed hex, made and proved in the wallet."),
+]
+Signature = Annotated[
+    str,
+    StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$"),
+    Field(description="65-byte signature (r, s, v), 0x-prefixed hex."),
+]
+ElectionKindName = Literal["secret_ballot", "public_poll"]
+ElectionPhaseName = Literal["setup", "open", "closed", "tallied"]
+PublishedFileStatus = Literal["published", "missing", "mismatch"]
+BallotStatus = Literal["live", "superseded", "counted", "void"]
+
+
+class ElectionSummary(BaseModel):
+    id: int
+    kind: ElectionKindName
+    phase: ElectionPhaseName
+    accepting_ballots: bool = Field(
+        description="Open, and the next block falls inside the voting window."
+    )
+    title: str | None = Field(description="From the published manifest (null if not here).")
+    method: str | None
+    opens_at: int = Field(description="First second ballots are accepted (block time).")
+    closes_at: int = Field(description="First second they are not any more (block time).")
+    voter_count: int = Field(description="Voters who cast at least one ballot.")
+    eligible_count: int
+
+
+class ElectionOptionPublic(BaseModel):
+    number: int = Field(description="The option number ballots and votes use (0-based).")
+    label: str
+    cost: int | None = Field(description="A project's cost in won (participatory budgets).")
+
+
+class ManifestPublic(BaseModel):
+    title: str
+    method: str
+    public: bool
+    min_selections: int
+    max_selections: int
+    budget: int | None
+    options: list[ElectionOptionPublic]
+
+
+class ElectionConfigPublic(BaseModel):
+    option_count: int
+    min_selections: int
+    max_selections: int
+    threshold: int = Field(description="Trustees needed to decrypt (0 for a public poll).")
+    opens_at: int
+    closes_at: int
+    quorum: int
+    eligible_count: int
+    eligibility_root: str
+    eligibility_list_hash: str = Field(description="keccak256 of the eligibility file.")
+    manifest_hash: str = Field(description="keccak256 of the manifest file.")
+    reward_amount: int
+    ballot_length: int = Field(description="The exact size of a secret ballot, in bytes.")
+
+
+class TrusteePublic(BaseModel):
+    index: int
+    address: str
+    committed: bool
+    shares_posted: bool
+    decrypted: bool
+
+
+class ElectionResultPublic(BaseModel):
+    election_id: int
+    counts: list[int]
+    labels: list[str] | None = Field(description="The options' labels, if the manifest is here.")
+    turnout: int = Field(description="Counted ballots (public polls: voters).")
+    eligible_count: int
+    quorum: int
+    quorum_met: bool
+    tally_hash: str = Field(description="keccak256 of the summed ciphertexts (0 for a poll).")
+    published_at: int
+
+
+class ElectionPublic(BaseModel):
+    id: int
+    kind: ElectionKindName
+    phase: ElectionPhaseName
+    accepting_ballots: bool
+    chain_id: int
+    contract: str
+    created_block: int
+    config: ElectionConfigPublic
+    trustees: list[TrusteePublic]
+    election_key: str | None = Field(description="The election public key (secret ballots).")
+    voter_count: int
+    manifest: ManifestPublic | None = Field(description="The published manifest, if it is here.")
+    manifest_file: PublishedFileStatus
+    eligibility_file: PublishedFileStatus
+    live_counts: list[int] | None = Field(description="A public poll's counts now.")
+    result: ElectionResultPublic | None
+
+
+class EligibilityProofPublic(BaseModel):
+    election_id: int
+    address: str
+    eligible: bool
+    proof: list[str] = Field(description="Merkle proof against the election's root (if eligible).")
+    root: str
+
+
+class BallotPublic(BaseModel):
+    """One entry of a vote's bulletin board: a secret ballot or a public-poll vote."""
+
+    voter: str
+    sequence: int = Field(description="The voter's n-th ballot; the last one is considered.")
+    tracking_code: str | None = Field(description="keccak256 of the ballot (secret ballots).")
+    choices: list[int] | None = Field(description="The options chosen (public polls).")
+    block_number: int
+    block_timestamp: int
+    tx_hash: str
+    log_index: int
+    status: BallotStatus = Field(
+        description="While open: live or superseded; once closed: counted, superseded or void."
+    )
+    reason: str | None = Field(default=None, description="Why a void ballot does not count.")
+
+
+class BallotDetail(BallotPublic):
+    ballot: str | None = Field(description="The encrypted ballot's bytes (secret ballots).")
+
+
+class BallotRelayRequest(BaseModel):
+    voter: Address
+    ballot: BallotHex
+    deadline: int = Field(ge=1, lt=2**256, description="The Ballot authorization's deadline.")
+    signature: Signature = Field(
+        description="The voter's EIP-712 `Ballot` signature for its next sequence number."
+    )
+
+
+class VoteRelayRequest(BaseModel):
+    voter: Address
+    choices: list[Annotated[int, Field(ge=0, le=31)]] = Field(
+        max_length=32, description="The option numbers chosen (0-based)."
+    )
+    deadline: int = Field(ge=1, lt=2**256, description="The Vote authorization's deadline.")
+    signature: Signature = Field(
+        description="The voter's EIP-712 `Vote` signature for its next sequence number."
+    )
+
+
+class CastReceipt(BaseModel):
+    election_id: int
+    voter: str
+    sequence: int = Field(description="The sequence number this ballot or vote is cast as.")
+    tracking_code: str | None = Field(description="keccak256 of the ballot (secret ballots).")
+    choices: list[int] | None = Field(description="The options voted for (public polls).")
+    function: Literal["castBallotFor", "castVoteFor"]
+    tx_hash: str
+    status: Literal["pending", "confirmed"]
+    block_number: int | None

@@ -16,6 +16,7 @@ from ledger.city import City, load_manifest
 from ledger.deploy import DeploymentError, Manifest
 from ledger.exceptions import ConfigError, LedgerError
 from ledger.keys import KeyStore, read_password_file, signer_from_env
+from ledger.voting.files import ElectionFiles
 
 SERVICE_KEY_ENV = "CITYLEDGER_API_SERVICE_KEY"
 ROUTER = "PaymentRouter"
@@ -44,6 +45,11 @@ class Services:
     @property
     def chain_id(self) -> int:
         return self.manifest.chain_id
+
+    @property
+    def election_files(self) -> ElectionFiles:
+        """The votes' published manifests and eligibility lists (no RPC needed)."""
+        return ElectionFiles(self.settings.elections_path, self.chain_id)
 
     @property
     def router_address(self) -> str:

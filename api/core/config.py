@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     network: str | None = None
     deployments_dir: Path | None = None
 
+    # Votes: the folder `cityledger election` publishes each vote's manifest and eligibility list
+    # to (<data-dir>/elections); unset, the ledger's CITYLEDGER_DATA_DIR/elections.
+    elections_dir: Path | None = Field(
+        default=None, description="published vote files (default: <data dir>/elections)"
+    )
+
     # Service signer (PAYMENT_OPERATOR): a private key in $CITYLEDGER_API_SERVICE_KEY, or:
     service_keystore: Path | None = Field(default=None, description="keystore v3 file")
     service_password_file: Path | None = None
@@ -100,6 +106,12 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         return self.db_url or self.ledger_settings().database_url
+
+    @property
+    def elections_path(self) -> Path:
+        """Where the published vote files are: ``elections_dir``, else ``<data dir>/elections``
+        (the folder the ``cityledger election`` commands write to)."""
+        return self.elections_dir or self.ledger_settings().data_dir / "elections"
 
     def ledger_settings(self) -> LedgerSettings:
         overrides: dict[str, object] = {}

@@ -16,6 +16,7 @@ $CITYLEDGER_API_SERVICE_KEY or an encrypted keystore, never from a flag.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -46,6 +47,9 @@ def _database_url(db_url: str | None, data_dir: Path) -> str:
     return db_url or LedgerSettings(data_dir=data_dir).database_url
 
 
+ELECTIONS_DIR_ENV = "CITYLEDGER_API_ELECTIONS_DIR"
+
+
 def _api_settings(
     db_url: str | None,
     data_dir: Path,
@@ -57,6 +61,8 @@ def _api_settings(
     from api.core.config import Settings
 
     overrides: dict[str, Any] = {"db_url": _database_url(db_url, data_dir), **extra}
+    if ELECTIONS_DIR_ENV not in os.environ:  # where `cityledger election` publishes vote files
+        overrides["elections_dir"] = data_dir / "elections"
     if rpc_url:
         overrides["rpc_url"] = rpc_url
     if network:
