@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 LOCK   := requirements/dev.lock
 DATA   ?= .cityledger
+# Test modules run in parallel, each whole in one worker (module fixtures start nodes once).
+TEST_WORKERS ?= 2
 
 .PHONY: up test lint format bench lock clean help
 
@@ -16,7 +18,7 @@ up: $(VENV)/.installed contracts/node_modules/.installed ## run the platform (em
 	$(BIN)/cityledger up --data-dir $(DATA)
 
 test: $(VENV)/.installed contracts/node_modules/.installed ## run the whole test suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

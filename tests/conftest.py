@@ -7,11 +7,17 @@ from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from hypothesis import settings
 from web3 import Web3
 
 from tests.support.accounts import CHAIN_ID, FUNDS, make_accounts, write_genesis
 from tests.support.city import TestCity, deploy_test_city
 from tests.support.processes import ANVIL, AnvilProcess, NodeProcess, free_port, rpc
+
+# No timed assertions in tests (speed is measured by scripts/bench_*): hypothesis's per-example
+# deadline would be one, and a flaky one on a shared 2-core machine running two test workers.
+settings.register_profile("cityledger", deadline=None)
+settings.load_profile("cityledger")
 
 ACCOUNT_COUNT = 12
 """Staff of the test city (5 first, 2 last) around 5 people (see tests/support/city.py)."""

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from eth_utils import is_address, to_checksum_address
 from rich.table import Table
 
+from ledger.chain import Chain
 from ledger.cli.common import (
     DeploymentsDir,
     JsonOutput,
@@ -31,7 +33,9 @@ from ledger.cli.common import (
     emit,
     friendly_errors,
 )
-from ledger.contracts.elections import ElectionKind, ElectionState
+from ledger.config import DEFAULT_RPC_URL
+from ledger.contracts.elections import ElectionKind, Elections, ElectionState
+from ledger.contracts.rewards import RewardsPool
 from ledger.keys import KeyStore
 from ledger.types import AccountKind, format_krw, parse_krw
 from ledger.voting import lifecycle
@@ -380,15 +384,34 @@ def audit(
         Path | None, typer.Option(help="The published eligibility list file.")
     ] = None,
     manifest: Annotated[Path | None, typer.Option(help="The published manifest file.")] = None,
+    elections: Annotated[
+        str | None,
+        typer.Option(
+            "--elections",
+            help="The Elections contract's address, to audit without a deployment manifest.",
+        ),
+    ] = None,
+    rewards: Annotated[
+        str | None,
+        typer.Option("--rewards", help="The RewardsPool's address (with --elections)."),
+    ] = None,
     workers: Workers = 2,
     json_output: JsonOutput = False,
 ) -> None:
     """Verify a vote from chain data alone: exits 1 on any discrepancy (anyone)."""
     officer = _officer(ctx)
-    city = officer.city
     started = time.perf_counter()
-    record = read_record(city.elections, election_id, city.rewards)
-    raw_list = _read(eligibility) if eligibility else officer.files.eligibility_bytes(election_id)
+    pool: RewardsPool | None
+    if elections is None:
+        city = officer.city
+        board, pool, files = city.elections, city.rewards, officer.files
+    else:
+        chain = Chain(officer.rpc_url or DEFAULT_RPC_URL)
+        board = Elections(chain, _checked_address(elections))
+        pool = None if rewards is None else RewardsPool(chain, _checked_address(rewards))
+        files = ElectionFiles(officer.data_dir / "elections", chain.chain_id)
+    record = read_record(board, election_id, pool)
+    raw_list = _read(eligibility) if eligibility else files.eligibility_bytes(election_id)
     manifest_doc = ElectionManifest.from_json(_read(manifest)) if manifest else None
     report = audit_election(
         record,
@@ -404,6 +427,12 @@ def audit(
         _print_report(report, elapsed)
     if not report.ok:
         raise typer.Exit(code=1)
+
+
+def _checked_address(value: str) -> str:
+    if not is_address(value):
+        raise ValueError(f"{value!r} is not a contract address (0x followed by 40 hex digits)")
+    return to_checksum_address(value)
 
 
 def _report_document(report: AuditReport, elapsed: float) -> dict[str, object]:

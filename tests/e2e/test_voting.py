@@ -14,6 +14,7 @@ wrong result.
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import time
 from dataclasses import dataclass
@@ -356,6 +357,48 @@ def test_audit_command_passes(town: Town, votes: dict[str, Vote], results: objec
         assert outcome.exit_code == 0, outcome.output
         assert "PASSED" in outcome.output
         assert str(_expected(vote)) in outcome.output.replace("\n", " ")
+
+
+def test_anyone_audits_from_the_chain_and_the_published_list_alone(
+    town: Town, votes: dict[str, Vote], results: object, tmp_path: Path
+) -> None:
+    """No deployment manifest, no city data folder: the RPC URL, the contract addresses and
+    the eligibility list file are all an outside auditor needs."""
+    vote = votes["approval"]
+    listed = tmp_path / "eligibility.json"
+    listed.write_bytes(town.files.eligibility_bytes(vote.election_id))
+    outcome = CliRunner().invoke(
+        cityledger,
+        [
+            "election",
+            "--rpc-url",
+            town.city.chain.rpc_url,
+            "--data-dir",
+            str(tmp_path / "nothing-here"),
+            "audit",
+            str(vote.election_id),
+            "--elections",
+            town.city.elections.address,
+            "--rewards",
+            town.city.rewards.address,
+            "--eligibility",
+            str(listed),
+            "--json",
+        ],
+    )
+    assert outcome.exit_code == 0, outcome.output
+    report = json.loads(outcome.stdout)
+    assert report["ok"] is True
+    assert report["counts"] == _expected(vote)
+    assert report["turnout"] == len(vote.eligibility.accounts)
+    assert {f["check"] for f in report["findings"]} >= {
+        "eligibility list",
+        "key ceremony",
+        "ballots",
+        "decryption shares",
+        "result",
+        "rewards",
+    }
 
 
 # -- tampering: each alteration of the record is caught with a precise message -------------------
