@@ -447,6 +447,9 @@ def test_funding_and_grants_conserve_every_token(
             stateful_step_count=STEPS,
             deadline=None,
             database=None,
+            # The same examples every run: swarm testing disables random rules per example, and
+            # in a run this short some seeds never reach a paid grant (the coverage check below).
+            derandomize=True,
             print_blob=True,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
