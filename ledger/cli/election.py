@@ -341,9 +341,9 @@ def show(ctx: typer.Context, election_id: ElectionId, json_output: JsonOutput = 
     console.print(f"[bold]{election_id}. {manifest.title}[/bold] — {_phase(state)}")
     table = Table("#", "option", "votes")
     counts = result.counts if result else None
-    for index, item in enumerate(manifest.options):
+    for index, item in enumerate(manifest.options):  # numbered from 1, as `wallet vote` does
         label = item.label if item.cost is None else f"{item.label} ({format_krw(item.cost)})"
-        table.add_row(str(index), label, "—" if counts is None else str(counts[index]))
+        table.add_row(str(index + 1), label, "—" if counts is None else str(counts[index]))
     console.print(table)
     if counts is not None and manifest.method is VoteMethod.BUDGET:
         outcome = fund_projects(manifest, counts)

@@ -15,6 +15,7 @@ import httpx
 import typer
 from eth_utils import keccak, to_checksum_address
 from rich.table import Table
+from rich.text import Text
 
 from ledger.contracts.elections import ElectionKind, ElectionPhase, ElectionState
 from ledger.voting import lifecycle
@@ -162,7 +163,9 @@ def show(
             }
         )
         return
-    wallet.out.print(f"[bold]{election}. {manifest.title}[/bold] ({_status(wallet, state)})")
+    wallet.out.print(
+        Text.assemble((f"{election}. {manifest.title}", "bold"), f" ({_status(wallet, state)})")
+    )
     wallet.out.print(_how_to_choose(manifest))
     table = Table("#", "option", *(["votes"] if result else []))
     for index, option in enumerate(manifest.options, start=1):
