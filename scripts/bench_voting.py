@@ -46,7 +46,7 @@ from ledger.voting.crypto import BallotSpec, ElectionContext, Point, encrypt_bal
 from ledger.voting.eligibility import EligibilityList
 from ledger.voting.files import ElectionFiles
 from ledger.voting.manifest import ElectionManifest
-from ledger.voting.record import read_record
+from ledger.voting.record import read_record, spec_of
 from ledger.voting.vault import TrusteeVault
 from tests.support.accounts import make_accounts, write_genesis
 from tests.support.processes import ANVIL, AnvilProcess, NodeProcess, free_port, rpc
@@ -110,7 +110,7 @@ def run_vote(
     lifecycle.open_election(city, election_admin, election_id)
     state = city.elections.election(election_id)
     context = lifecycle.context_of(city, election_id)
-    spec = lifecycle.spec_of(state.config)
+    spec = spec_of(state.config)
     key = lifecycle.public_key_of(state).to_bytes()
     rng = random.Random(5101)
     choices = [rng.randrange(OPTIONS) for _ in voters]

@@ -80,6 +80,7 @@ from ledger.voting.eligibility import EligibilityError, EligibilityList
 from ledger.voting.errors import ManifestError
 from ledger.voting.files import ELIGIBILITY, MANIFEST
 from ledger.voting.manifest import ElectionManifest
+from ledger.voting.record import spec_of
 
 router = APIRouter(prefix="/elections", tags=["elections"])
 
@@ -381,7 +382,7 @@ def _counted_board(
     casts = _casts(services, state)
     eligible = frozenset(eligibility.accounts) if eligibility is not None else None
     window = Window(state.config.opens_at, state.config.closes_at)
-    spec = lifecycle.spec_of(state.config)
+    spec = spec_of(state.config)
     verdicts: dict[str, tuple[BallotStatus, str | None]] = {}
     if state.config.kind is ElectionKind.PUBLIC_POLL:
         votes = [c for c in casts if isinstance(c, VoteCast)]
@@ -882,7 +883,7 @@ def relay_ballot(
             parse_and_verify(
                 lifecycle.context_of(services.city, election_id),
                 lifecycle.public_key_of(cast.state),
-                lifecycle.spec_of(config),
+                spec_of(config),
                 voter,
                 ballot,
             )

@@ -28,7 +28,6 @@ from ledger.contracts.elections import (
 from ledger.contracts.rewards import Grant
 from ledger.voting.counting import count_votes
 from ledger.voting.crypto import (
-    BallotSpec,
     ElectionContext,
     Point,
     SharesMessage,
@@ -43,7 +42,7 @@ from ledger.voting.eligibility import EligibilityList
 from ledger.voting.errors import ElectionStateError, VotingError
 from ledger.voting.files import ElectionFiles
 from ledger.voting.manifest import ElectionManifest
-from ledger.voting.record import ElectionRecord, read_record
+from ledger.voting.record import ElectionRecord, read_record, spec_of
 from ledger.voting.tally import (
     Tally,
     ceremony_commitments,
@@ -105,10 +104,6 @@ class CeremonyStep(StrEnum):
     SHARE_READY = "verified every share received; the decryption share is stored"
 
 
-def spec_of(config: ElectionConfig) -> BallotSpec:
-    return BallotSpec(config.option_count, config.min_selections, config.max_selections)
-
-
 def public_key_of(state: ElectionState) -> Point:
     if not state.public_key:
         raise ElectionStateError(f"election {state.id} has no election key yet")
@@ -120,11 +115,10 @@ def context_of(city: City, election_id: int) -> ElectionContext:
 
 
 def trustee_index(record: ElectionRecord, trustee: str) -> int:
-    address = to_checksum_address(trustee)
-    for index, registered in enumerate(record.state.trustees, start=1):
-        if to_checksum_address(registered) == address:
-            return index
-    raise VotingError(f"{address} is not a trustee of election {record.election_id}")
+    index = record.state.trustee_index(trustee)
+    if index is None:
+        raise VotingError(f"{trustee} is not a trustee of election {record.election_id}")
+    return index
 
 
 def trustee_keygen(

@@ -14,6 +14,7 @@ from eth_utils import to_checksum_address
 
 from ledger.contracts.elections import (
     BallotCast,
+    ElectionConfig,
     Elections,
     ElectionState,
     PostedResult,
@@ -24,6 +25,15 @@ from ledger.contracts.elections import (
 from ledger.contracts.rewards import RewardsPool
 from ledger.voting.counting import Window
 from ledger.voting.crypto import BallotSpec, ElectionContext, Point
+
+
+def spec_of(config: ElectionConfig) -> BallotSpec:
+    """The selection bounds an election's ballots prove."""
+    return BallotSpec(config.option_count, config.min_selections, config.max_selections)
+
+
+def window_of(config: ElectionConfig) -> Window:
+    return Window(config.opens_at, config.closes_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +60,11 @@ class ElectionRecord:
 
     @property
     def spec(self) -> BallotSpec:
-        config = self.state.config
-        return BallotSpec(config.option_count, config.min_selections, config.max_selections)
+        return spec_of(self.state.config)
 
     @property
     def window(self) -> Window:
-        return Window(self.state.config.opens_at, self.state.config.closes_at)
+        return window_of(self.state.config)
 
     @property
     def public_key(self) -> Point | None:

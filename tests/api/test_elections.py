@@ -46,6 +46,7 @@ from ledger.voting.crypto import encrypt_ballot, tracking_code
 from ledger.voting.eligibility import EligibilityList, snapshot, verify_proof
 from ledger.voting.files import ElectionFiles
 from ledger.voting.manifest import ElectionManifest
+from ledger.voting.record import spec_of
 from ledger.voting.vault import TrusteeVault
 from tests.api.helpers import DISTRICT, ApiServer, World, credential, sign_in
 from tests.support.voting import run_ceremony
@@ -112,7 +113,7 @@ class Votes:
         return encrypt_ballot(
             lifecycle.context_of(self.city, election_id),
             lifecycle.public_key_of(state),
-            lifecycle.spec_of(state.config),
+            spec_of(state.config),
             voter.address,
             choices,
         ).to_bytes()

@@ -22,6 +22,7 @@ from ledger.voting import lifecycle
 from ledger.voting.crypto import encrypt_ballot
 from ledger.voting.eligibility import EligibilityList
 from ledger.voting.lifecycle import CeremonyStep
+from ledger.voting.record import spec_of
 from ledger.voting.vault import TrusteeVault
 from tests.support.processes import rpc_batch
 
@@ -96,7 +97,7 @@ def ballot_calls(
     state = city.elections.election(election_id)
     context = lifecycle.context_of(city, election_id)
     key = lifecycle.public_key_of(state)
-    spec = lifecycle.spec_of(state.config)
+    spec = spec_of(state.config)
     calls = []
     for address, picked in choices.items():
         voter = voters[address]

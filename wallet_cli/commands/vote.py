@@ -20,10 +20,11 @@ from rich.text import Text
 
 from ledger.contracts.elections import ElectionKind, ElectionPhase, ElectionState
 from ledger.voting import lifecycle
-from ledger.voting.counting import Window, ballot_verdict
+from ledger.voting.counting import ballot_verdict
 from ledger.voting.eligibility import EligibilityList
 from ledger.voting.files import ELIGIBILITY, MANIFEST, ElectionFiles
 from ledger.voting.manifest import ElectionManifest, VoteMethod
+from ledger.voting.record import spec_of, window_of
 from wallet_cli import output
 from wallet_cli.commands.keys import PasswordFile
 from wallet_cli.commands.payments import ApiUrl, Yes
@@ -101,7 +102,7 @@ def _status(wallet: Wallet, state: ElectionState) -> str:
     # The time a ballot sent now would see: the next block's stamp, not the last one's (an
     # idle chain's last block can be minutes old).
     now = max(wallet.city.chain.latest_timestamp() + 1, int(time.time()))
-    window = Window(state.config.opens_at, state.config.closes_at)
+    window = window_of(state.config)
     if state.phase is ElectionPhase.OPEN and window.contains(now):
         return "open"
     if state.phase is ElectionPhase.OPEN and now < window.opens_at:
@@ -318,8 +319,8 @@ def verify(
         casts,
         context=lifecycle.context_of(city, election),
         public_key=lifecycle.public_key_of(state),
-        spec=lifecycle.spec_of(state.config),
-        window=Window(state.config.opens_at, state.config.closes_at),
+        spec=spec_of(state.config),
+        window=window_of(state.config),
         eligible=None,  # the contract checked each voter's Merkle proof
     )
     verdict = "counts: it is the voter's last ballot and its proofs verify"
