@@ -16,30 +16,31 @@ from typing import Any
 import requests
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
-from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from ledger.contracts.errors import ErrorTable, default_table
 from ledger.exceptions import (
     ChainUnavailableError,
+    ReceiptTimeoutError,
     TransactionFailedError,
     TransactionRefusedError,
     WrongChainError,
 )
+from ledger.receipts import ReceiptWatcher
 
 GAS_MARGIN_PERCENT = 10
+"""Head-room over eth_estimateGas: gas is free on the city chain, a failed send is not."""
 FREE_GAS_CALL_LIMIT = 1_000_000
 """Gas limit of contract calls on a free-gas chain (Besu's zero base fee, the embedded node).
 
 There the limit costs nothing, so one ``eth_call`` dry run under it replaces
 ``eth_estimateGas``, whose bisection executes the call about three times; the city's contract
 calls use a fifth of it. Deployments are still estimated."""
-"""Head-room over eth_estimateGas: gas is free on the city chain, a failed send is not."""
 
 
 class Chain:
@@ -55,11 +56,17 @@ class Chain:
     ) -> None:
         self.rpc_url = rpc_url
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        # web3's validation layer asks the node for its chain id before every call it checks
+        # (one extra request each); this class checks the chain id once, and signs with it.
+        # ENS does not exist on a city chain.
+        self.w3.middleware_onion.remove("validation")
+        self.w3.middleware_onion.remove("ens_name_to_address")
         self._expected_chain_id = chain_id
         self._receipt_timeout = receipt_timeout
         self.errors = errors or default_table()
         self._nonce_lock = threading.Lock()
         self._nonces: dict[str, int] = {}
+        self._receipts = ReceiptWatcher(self.w3)
 
     @contextmanager
     def rpc_errors(self) -> Iterator[None]:
@@ -142,7 +149,13 @@ class Chain:
                 # "pending": in the next block's context, as estimateGas runs, so a deadline
                 # or voting window is judged by the time the transaction will see.
                 self.w3.eth.call(tx, "pending")
-        return self.wait(self._sign_and_send(signer, tx))
+        tx_hash = self._sign_and_send(signer, tx)
+        try:
+            return self.wait(tx_hash)
+        except ReceiptTimeoutError:
+            # Perhaps dropped: the counted nonce may now be ahead of the node's, so re-read it.
+            self._forget_nonce(signer.address)
+            raise
 
     @cached_property
     def free_gas(self) -> bool:
@@ -171,11 +184,11 @@ class Chain:
                     return HexBytes(self.w3.eth.send_raw_transaction(raw))
             except Web3RPCError as exc:
                 message = str(exc.message or exc)
-                if "already known" in message:
-                    # A retried request whose first attempt got through: same bytes, same tx.
-                    return HexBytes(keccak(raw))
-                if "nonce too low" in message and attempt == 0:
-                    continue  # someone else used this account: re-read the nonce once
+                taken = "nonce too low" in message or "already known" in message
+                if taken and attempt == 0:
+                    # Someone else sent for this account, perhaps these very bytes (the same
+                    # call at the same nonce): that transaction is theirs, so re-read the nonce.
+                    continue
                 self._forget_nonce(signer.address)
                 raise TransactionRefusedError(
                     f"the node refused the transaction: {message}"
@@ -194,18 +207,19 @@ class Chain:
 
     def wait(self, tx_hash: HexBytes) -> TxReceipt:
         """The receipt, or the reason the transaction failed."""
-        try:
-            with self.rpc_errors():
-                receipt = self.w3.eth.wait_for_transaction_receipt(
-                    tx_hash, timeout=self._receipt_timeout, poll_latency=0.02
-                )
-        except TimeExhausted as exc:
-            raise TransactionFailedError(
+        receipt = self.receipt_within(tx_hash, self._receipt_timeout)
+        if receipt is None:
+            raise ReceiptTimeoutError(
                 f"no receipt for {tx_hash.to_0x_hex()} after {self._receipt_timeout:.0f} s"
-            ) from exc
+            )
         if receipt["status"] != 1:
             raise self._failure(receipt)
         return receipt
+
+    def receipt_within(self, tx_hash: HexBytes, timeout: float) -> TxReceipt | None:
+        """The receipt once mined (whatever its status), or ``None`` after ``timeout`` s."""
+        with self.rpc_errors():
+            return self._receipts.wait(bytes(tx_hash), timeout)
 
     def _failure(self, receipt: TxReceipt) -> Exception:
         """Replay a failed transaction at its block to recover the revert reason."""
@@ -227,12 +241,19 @@ class Chain:
         )
 
     def _next_nonce(self, address: ChecksumAddress, *, resync: bool = False) -> int:
-        with self._nonce_lock, self.rpc_errors():
-            pending = self.w3.eth.get_transaction_count(address, "pending")
-            known = -1 if resync else self._nonces.get(address, -1)
-            nonce = max(pending, known)
-            self._nonces[address] = nonce + 1
-            return nonce
+        """The signer's next nonce: read from the node once, then counted here.
+
+        This Chain is the account's only sender in the normal case, so asking the node before
+        every transaction only costs a round trip; when something else did send for it, the
+        node answers "nonce too low" and :meth:`_sign_and_send` re-reads it (``resync``).
+        """
+        with self._nonce_lock:
+            known = None if resync else self._nonces.get(address)
+            if known is None:
+                with self.rpc_errors():
+                    known = self.w3.eth.get_transaction_count(address, "pending")
+            self._nonces[address] = known + 1
+            return known
 
     def _forget_nonce(self, address: ChecksumAddress) -> None:
         with self._nonce_lock:

@@ -56,6 +56,10 @@ class TransactionFailedError(ChainError):
     """A transaction was mined but failed, or a call reverted without a known reason."""
 
 
+class ReceiptTimeoutError(TransactionFailedError):
+    """A sent transaction was not mined in time (it may still be, or may have been dropped)."""
+
+
 class ContractRevertError(ChainError):
     """A contract reverted with a custom error; ``error`` and ``args`` name it exactly.
 

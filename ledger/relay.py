@@ -157,7 +157,7 @@ def relay(chain: Chain, tx: SignedTransaction, *, wait: float) -> Relayed:
     revert is refused with the contract's reason before it costs the signer a nonce.
     Waits up to ``wait`` seconds for the receipt; a mined failure raises its reason.
     """
-    from web3.exceptions import TimeExhausted, TransactionNotFound
+    from web3.exceptions import TransactionNotFound
 
     tx_hash = HexBytes(tx.hash)
     with chain.rpc_errors():
@@ -175,12 +175,8 @@ def relay(chain: Chain, tx: SignedTransaction, *, wait: float) -> Relayed:
         except TransactionRefusedError:
             if not _known(chain, tx_hash):
                 raise
-        try:
-            with chain.rpc_errors():
-                receipt = chain.w3.eth.wait_for_transaction_receipt(
-                    tx_hash, timeout=wait, poll_latency=0.02
-                )
-        except TimeExhausted:
+        receipt = chain.receipt_within(tx_hash, wait)
+        if receipt is None:
             return Relayed(bytes(tx_hash), None)
     if receipt["status"] != 1:
         chain.wait(tx_hash)  # raises the failed transaction's reason

@@ -31,7 +31,6 @@ from eth_utils import keccak, to_checksum_address
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 from hexbytes import HexBytes
-from web3.exceptions import TimeExhausted
 from web3.types import TxParams, Wei
 
 from api.core import scopes
@@ -777,12 +776,8 @@ def _submit(services: Services, function: str, *args: Any) -> tuple[str, int | N
             gas = chain.w3.eth.estimate_gas(tx)  # the node runs it on top of the head, now
         tx["gas"] = gas * (100 + GAS_MARGIN_PERCENT) // 100
         tx_hash = chain._sign_and_send(signer, tx)
-        try:
-            with chain.rpc_errors():
-                receipt = chain.w3.eth.wait_for_transaction_receipt(
-                    tx_hash, timeout=services.settings.relay_wait, poll_latency=0.02
-                )
-        except TimeExhausted:
+        receipt = chain.receipt_within(tx_hash, services.settings.relay_wait)
+        if receipt is None:
             return tx_hash.to_0x_hex(), None
         if receipt["status"] != 1:
             chain.wait(tx_hash)  # raises the contract's reason

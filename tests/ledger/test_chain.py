@@ -90,3 +90,16 @@ def test_unreachable_and_wrong_chain(embedded_node: NodeProcess) -> None:
         _ = Chain(f"http://127.0.0.1:{free_port()}").chain_id
     with pytest.raises(WrongChainError, match="expected 1"):
         _ = Chain(embedded_node.url, chain_id=1).chain_id
+
+
+def test_a_nonce_used_by_another_sender_is_read_again(
+    chain: Chain, embedded_node: NodeProcess, probe: str, accounts: list[LocalAccount]
+) -> None:
+    """Each Chain counts its signers' nonces; when another client sent for the same account
+    in between, the node's "nonce too low" makes it re-read the nonce and send once more."""
+    other = Chain(embedded_node.url, chain_id=44051, errors=default_table((FIXTURES,)))
+    contract = chain.contract(probe, PROBE.abi)
+    before = chain.call(contract.functions.count())
+    for client in (chain, other, chain, other, chain):
+        assert client.transact(accounts[4], contract.functions.increment(1))["status"] == 1
+    assert chain.call(contract.functions.count()) == before + 5
