@@ -36,6 +36,9 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40) -> Eng
             cursor = dbapi_connection.cursor()
             if parsed.database and parsed.database != ":memory:":
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # Durable across a crash of the process (WAL), fsynced at checkpoints rather
+                # than at every commit, as the indexer's engine does.
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

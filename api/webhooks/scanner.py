@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections import defaultdict
 
 import structlog
@@ -31,6 +32,7 @@ log = structlog.get_logger("api.webhooks")
 
 CURSOR = "events"
 MAX_BLOCKS_PER_SCAN = 10_000
+_IDS_PER_QUERY = 500
 
 
 class Scanner:
@@ -90,8 +92,12 @@ class Scanner:
             )
             .order_by(col(Event.block_number), col(Event.log_index))
         ).all()
+        # The rescan window is read again on every scan: skip what is queued already, so a
+        # scan costs one read instead of an insert attempt per event and endpoint.
+        queued = _queued(session, [event_id(e.tx_hash, e.log_index) for e in events])
         written = 0
         for event in events:
+            identifier = event_id(event.tx_hash, event.log_index)
             try:
                 args = json.loads(event.args)
                 merchant = str(args["merchant"])
@@ -103,11 +109,11 @@ class Scanner:
                 for e in by_merchant.get(merchant, [])
                 if LOG_EVENTS[event.name] in e.event_types.split()
                 and event.block_number > e.scan_from_block
+                and (identifier, e.id) not in queued
             ]
             if not targets:
                 continue
             kind = LOG_EVENTS[event.name]
-            identifier = event_id(event.tx_hash, event.log_index)
             body = envelope(identifier, kind, event.timestamp, log_data(event, args))
             written += self._enqueue(session, identifier, kind, merchant, body, targets)
         return written
@@ -200,3 +206,18 @@ class Scanner:
             )
             written += session.execute(statement).rowcount  # type: ignore[attr-defined]
         return written
+
+
+def _queued(session: Session, identifiers: list[str]) -> set[tuple[str, uuid.UUID]]:
+    """(event id, endpoint id) of the outbox rows already written for these events."""
+    found: set[tuple[str, uuid.UUID]] = set()
+    for start in range(0, len(identifiers), _IDS_PER_QUERY):
+        chunk = identifiers[start : start + _IDS_PER_QUERY]
+        found.update(
+            session.exec(
+                select(WebhookOutbox.event_id, WebhookOutbox.endpoint_id).where(
+                    col(WebhookOutbox.event_id).in_(chunk)
+                )
+            ).all()
+        )
+    return found
