@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -41,6 +41,15 @@ FREE_GAS_CALL_LIMIT = 1_000_000
 There the limit costs nothing, so one ``eth_call`` dry run under it replaces
 ``eth_estimateGas``, whose bisection executes the call about three times; the city's contract
 calls use a fifth of it. Deployments are still estimated."""
+
+
+class TransactionFields(TypedDict, total=False):
+    """What :meth:`Chain.send` takes besides the signer and a contract function."""
+
+    to: str | None
+    value: int
+    data: bytes
+    gas: int | None
 
 
 class Chain:
@@ -121,13 +130,28 @@ class Chain:
         self,
         signer: LocalAccount,
         function: ContractFunction | None = None,
+        **fields: Unpack[TransactionFields],
+    ) -> TxReceipt:
+        """Simulate, sign, send and wait; raise the contract's own error if it would revert."""
+        tx_hash = self.send(signer, function, **fields)
+        try:
+            return self.wait(tx_hash)
+        except ReceiptTimeoutError:
+            # Perhaps dropped: the counted nonce may now be ahead of the node's, so re-read it.
+            self._forget_nonce(signer.address)
+            raise
+
+    def send(
+        self,
+        signer: LocalAccount,
+        function: ContractFunction | None = None,
         *,
         to: str | None = None,
         value: int = 0,
         data: bytes = b"",
         gas: int | None = None,
-    ) -> TxReceipt:
-        """Simulate, sign, send and wait; raise the contract's own error if it would revert."""
+    ) -> HexBytes:
+        """Simulate, sign and send (without waiting); the hash of the sent transaction."""
         tx: TxParams = {"from": signer.address, "value": value}  # type: ignore[typeddict-item]
         if function is not None:
             tx["to"] = function.address
@@ -137,25 +161,25 @@ class Chain:
                 tx["to"] = Web3.to_checksum_address(to)
             tx["data"] = HexBytes(data)
         self.chain_id  # noqa: B018 - verify the network before anything is signed
-        with self.rpc_errors():
-            # The dry run: a revert raises here, with its reason, before anything is signed
-            # (eth_estimateGas executes the call too, so it doubles as the dry run).
-            if gas is None and function is not None and self.free_gas:
-                gas = FREE_GAS_CALL_LIMIT
-            if gas is None:
+        if gas is None and "to" in tx and self.free_gas:
+            gas = FREE_GAS_CALL_LIMIT
+        if gas is None:
+            # eth_estimateGas executes the call too, so it doubles as the dry run.
+            with self.rpc_errors():
                 tx["gas"] = self.w3.eth.estimate_gas(tx) * (100 + GAS_MARGIN_PERCENT) // 100
-            else:
-                tx["gas"] = gas
-                # "pending": in the next block's context, as estimateGas runs, so a deadline
-                # or voting window is judged by the time the transaction will see.
-                self.w3.eth.call(tx, "pending")
-        tx_hash = self._sign_and_send(signer, tx)
-        try:
-            return self.wait(tx_hash)
-        except ReceiptTimeoutError:
-            # Perhaps dropped: the counted nonce may now be ahead of the node's, so re-read it.
-            self._forget_nonce(signer.address)
-            raise
+        else:
+            tx["gas"] = gas
+            self.dry_run(tx)
+        return self._sign_and_send(signer, tx)
+
+    def dry_run(self, tx: TxParams) -> None:
+        """Execute ``tx`` without sending it; a revert raises here, with its reason.
+
+        It runs at "pending", in the next block's context, as eth_estimateGas does, so a
+        deadline or a voting window is judged by the time the transaction will see.
+        """
+        with self.rpc_errors():
+            self.w3.eth.call(tx, "pending")
 
     @cached_property
     def free_gas(self) -> bool:
@@ -207,19 +231,21 @@ class Chain:
 
     def wait(self, tx_hash: HexBytes) -> TxReceipt:
         """The receipt, or the reason the transaction failed."""
-        receipt = self.receipt_within(tx_hash, self._receipt_timeout)
+        receipt = self.settled(tx_hash, self._receipt_timeout)
         if receipt is None:
             raise ReceiptTimeoutError(
                 f"no receipt for {tx_hash.to_0x_hex()} after {self._receipt_timeout:.0f} s"
             )
-        if receipt["status"] != 1:
-            raise self._failure(receipt)
         return receipt
 
-    def receipt_within(self, tx_hash: HexBytes, timeout: float) -> TxReceipt | None:
-        """The receipt once mined (whatever its status), or ``None`` after ``timeout`` s."""
+    def settled(self, tx_hash: HexBytes, timeout: float) -> TxReceipt | None:
+        """The receipt once mined, ``None`` while still pending after ``timeout`` seconds;
+        a transaction mined as failed raises its reason."""
         with self.rpc_errors():
-            return self._receipts.wait(bytes(tx_hash), timeout)
+            receipt = self._receipts.wait(bytes(tx_hash), timeout)
+        if receipt is not None and receipt["status"] != 1:
+            raise self._failure(receipt)
+        return receipt
 
     def _failure(self, receipt: TxReceipt) -> Exception:
         """Replay a failed transaction at its block to recover the revert reason."""

@@ -17,7 +17,7 @@ from eth_utils import function_abi_to_4byte_selector, keccak, to_checksum_addres
 from hexbytes import HexBytes
 
 from ledger.chain import Chain
-from ledger.exceptions import LedgerError, TransactionFailedError, TransactionRefusedError
+from ledger.exceptions import LedgerError, TransactionRefusedError
 
 
 class RelayError(LedgerError, ValueError):
@@ -162,26 +162,20 @@ def relay(chain: Chain, tx: SignedTransaction, *, wait: float) -> Relayed:
     tx_hash = HexBytes(tx.hash)
     with chain.rpc_errors():
         try:
-            receipt = chain.w3.eth.get_transaction_receipt(tx_hash)
+            mined = chain.w3.eth.get_transaction_receipt(tx_hash)
         except TransactionNotFound:
-            receipt = None
-    if receipt is None:
-        with chain.rpc_errors():
-            chain.w3.eth.call(
-                {"from": tx.sender, "to": tx.to, "data": HexBytes(tx.data), "value": tx.value}  # type: ignore[typeddict-item]
-            )
+            mined = None
+    if mined is None:
+        chain.dry_run(
+            {"from": tx.sender, "to": tx.to, "data": HexBytes(tx.data), "value": tx.value}  # type: ignore[typeddict-item]
+        )
         try:
             chain.send_raw(tx.raw)
         except TransactionRefusedError:
             if not _known(chain, tx_hash):
                 raise
-        receipt = chain.receipt_within(tx_hash, wait)
-        if receipt is None:
-            return Relayed(bytes(tx_hash), None)
-    if receipt["status"] != 1:
-        chain.wait(tx_hash)  # raises the failed transaction's reason
-        raise TransactionFailedError(f"transaction {tx_hash.to_0x_hex()} failed")
-    return Relayed(bytes(tx_hash), int(receipt["blockNumber"]))
+    receipt = chain.settled(tx_hash, wait)
+    return Relayed(bytes(tx_hash), None if receipt is None else int(receipt["blockNumber"]))
 
 
 def _known(chain: Chain, tx_hash: Any) -> bool:

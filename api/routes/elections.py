@@ -30,8 +30,6 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
-from hexbytes import HexBytes
-from web3.types import TxParams, Wei
 
 from api.core import scopes
 from api.core.errors import ApiError, forbidden
@@ -58,7 +56,6 @@ from api.schemas import (
     VoteRelayRequest,
 )
 from api.services import Services
-from ledger.chain import GAS_MARGIN_PERCENT
 from ledger.contracts.elections import (
     BallotCast,
     ElectionKind,
@@ -71,7 +68,7 @@ from ledger.contracts.elections import (
     choices_mask,
     vote_typed_data,
 )
-from ledger.exceptions import ContractRevertError, TransactionFailedError
+from ledger.exceptions import ContractRevertError
 from ledger.voting import lifecycle
 from ledger.voting.counting import Window, count_ballots, count_votes, last_casts
 from ledger.voting.crypto import VotingCryptoError, parse_and_verify, tracking_code
@@ -763,31 +760,19 @@ def _submit(services: Services, function: str, *args: Any) -> tuple[str, int | N
     """Send ``function`` of the Elections contract with the service account: dry-run first in
     the next block's context (a refusal costs nothing), then wait up to the relay wait."""
     city = services.city
-    chain = city.chain
-    signer = services.service_signer
-    tx: TxParams = {
-        "from": signer.address,
-        "to": city.elections.address,
-        "data": HexBytes(city.elections.calldata(function, *args)),
-        "value": Wei(0),
-    }
     try:
-        with chain.rpc_errors():
-            gas = chain.w3.eth.estimate_gas(tx)  # the node runs it on top of the head, now
-        tx["gas"] = gas * (100 + GAS_MARGIN_PERCENT) // 100
-        tx_hash = chain._sign_and_send(signer, tx)
-        receipt = chain.receipt_within(tx_hash, services.settings.relay_wait)
-        if receipt is None:
-            return tx_hash.to_0x_hex(), None
-        if receipt["status"] != 1:
-            chain.wait(tx_hash)  # raises the contract's reason
-            raise TransactionFailedError(f"transaction {tx_hash.to_0x_hex()} failed")
+        tx_hash = city.chain.send(
+            services.service_signer,
+            to=city.elections.address,
+            data=city.elections.calldata(function, *args),
+        )
+        receipt = city.chain.settled(tx_hash, services.settings.relay_wait)
     except ContractRevertError as exc:
         status = _REFUSAL_STATUS.get(exc.error)
         if status is None:
             raise
         raise ApiError(status, exc.error, exc.message) from None
-    return tx_hash.to_0x_hex(), int(receipt["blockNumber"])
+    return tx_hash.to_0x_hex(), None if receipt is None else int(receipt["blockNumber"])
 
 
 def _receipt(
