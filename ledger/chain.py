@@ -8,7 +8,7 @@ Nothing else in CityLedger builds or sends a transaction: wrappers in ``ledger.c
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, TypedDict, Unpack
@@ -17,14 +17,15 @@ import requests
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, Web3RPCError
-from web3.types import Nonce, TxParams, TxReceipt, Wei
+from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
 from ledger.contracts.errors import ErrorTable, default_table
 from ledger.exceptions import (
+    ChainError,
     ChainUnavailableError,
     ReceiptTimeoutError,
     TransactionFailedError,
@@ -33,6 +34,8 @@ from ledger.exceptions import (
 )
 from ledger.receipts import ReceiptWatcher
 
+RPC_BATCH = 500
+"""JSON-RPC requests per batch (the embedded node accepts 1,000, Besu 1,024 by default)."""
 GAS_MARGIN_PERCENT = 10
 """Head-room over eth_estimateGas: gas is free on the city chain, a failed send is not."""
 FREE_GAS_CALL_LIMIT = 1_000_000
@@ -116,6 +119,23 @@ class Chain:
         params: TxParams = {"from": Web3.to_checksum_address(sender)} if sender else {}
         with self.rpc_errors():
             return function.call(params)
+
+    def batch(self, calls: Sequence[tuple[str, list[Any]]], what: str) -> list[dict[str, Any]]:
+        """The JSON-RPC answers to ``calls``, in order, sent in batches of ``RPC_BATCH`` (one
+        round trip each). Each answer holds its ``result`` or ``error``; ``what`` names the
+        reads in the error raised when the node refuses a whole batch."""
+        provider = self.w3.provider
+        if not isinstance(provider, HTTPProvider):
+            raise ChainError(f"batched {what} need an HTTP provider")
+        answers: list[dict[str, Any]] = []
+        for at in range(0, len(calls), RPC_BATCH):
+            chunk = [(RPCEndpoint(method), params) for method, params in calls[at : at + RPC_BATCH]]
+            with self.rpc_errors():
+                answered = provider.make_batch_request(chunk)
+            if not isinstance(answered, list):
+                raise ChainError(f"the node refused a batch of {what}: {answered}")
+            answers.extend(dict(answer) for answer in answered)
+        return answers
 
     def block_number(self) -> int:
         with self.rpc_errors():

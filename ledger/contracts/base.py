@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import event_abi_to_log_topic, to_checksum_address
-from web3 import HTTPProvider
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import Web3RPCError
@@ -21,8 +20,6 @@ from ledger.exceptions import ChainError
 
 LOG_WINDOW = 5_000
 """Blocks per eth_getLogs query to start with."""
-RPC_BATCH = 500
-"""JSON-RPC requests per batch (the embedded node accepts 1,000, Besu 1,024 by default)."""
 
 Topic = str | list[str] | None
 """One eth_getLogs topic position: a 0x-hex word, any of several, or anything (None)."""
@@ -140,20 +137,11 @@ class ContractWrapper:
     def block_timestamps(self, numbers: Iterable[int]) -> dict[int, int]:
         """The timestamps of blocks ``numbers`` (batched eth_getBlockByNumber)."""
         wanted = sorted(set(numbers))
-        provider = self.chain.w3.provider
-        if not isinstance(provider, HTTPProvider):
-            raise ChainError("reading blocks in batches needs an HTTP provider")
+        calls = [("eth_getBlockByNumber", [hex(n), False]) for n in wanted]
         stamps: dict[int, int] = {}
-        for at in range(0, len(wanted), RPC_BATCH):
-            chunk = wanted[at : at + RPC_BATCH]
-            calls = [(RPCEndpoint("eth_getBlockByNumber"), [hex(n), False]) for n in chunk]
-            with self.chain.rpc_errors():
-                answers = provider.make_batch_request(calls)
-            if not isinstance(answers, list):
-                raise ChainError(f"the node refused a batch of block reads: {answers}")
-            for number, answer in zip(chunk, answers, strict=True):
-                block = answer.get("result")
-                if not block:
-                    raise ChainError(f"the node has no block {number}: {answer.get('error')}")
-                stamps[number] = int(block["timestamp"], 16)
+        for number, answer in zip(wanted, self.chain.batch(calls, "block reads"), strict=True):
+            block = answer.get("result")
+            if not block:
+                raise ChainError(f"the node has no block {number}: {answer.get('error')}")
+            stamps[number] = int(block["timestamp"], 16)
         return stamps

@@ -35,10 +35,7 @@ from typing import Any
 
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
-from web3 import HTTPProvider
-from web3.types import RPCEndpoint
 
-from ledger.contracts.base import RPC_BATCH
 from ledger.contracts.registry import ResidentRegistry
 from ledger.exceptions import ChainError, LedgerError
 from ledger.types import AccountKind, AccountStatus
@@ -331,38 +328,29 @@ def _registrations_at(
     registry: ResidentRegistry, accounts: Sequence[str], block: int
 ) -> dict[str, tuple[AccountKind, AccountStatus, int]]:
     """``registrationOf`` of each account at ``block``: (kind, status, district), batched."""
-    provider = registry.chain.w3.provider
-    if not isinstance(provider, HTTPProvider):
-        raise ChainError("a registry snapshot needs an HTTP provider")
+    calls = [
+        (
+            "eth_call",
+            [
+                {
+                    "to": registry.address,
+                    "data": "0x" + (_REGISTRATION_OF + encode(["address"], [a])).hex(),
+                },
+                hex(block),
+            ],
+        )
+        for a in accounts
+    ]
     found: dict[str, tuple[AccountKind, AccountStatus, int]] = {}
-    for at in range(0, len(accounts), RPC_BATCH):
-        chunk = accounts[at : at + RPC_BATCH]
-        calls = [
-            (
-                RPCEndpoint("eth_call"),
-                [
-                    {
-                        "to": registry.address,
-                        "data": "0x" + (_REGISTRATION_OF + encode(["address"], [a])).hex(),
-                    },
-                    hex(block),
-                ],
+    answers = registry.chain.batch(calls, "registry reads")
+    for account, answer in zip(accounts, answers, strict=True):
+        result = answer.get("result")
+        if result is None:
+            raise ChainError(
+                f"reading {account}'s registration at block {block} failed: {answer.get('error')}"
             )
-            for a in chunk
-        ]
-        with registry.chain.rpc_errors():
-            answers = provider.make_batch_request(calls)
-        if not isinstance(answers, list):
-            raise ChainError(f"the node refused a batch of registry reads: {answers}")
-        for account, answer in zip(chunk, answers, strict=True):
-            result = answer.get("result")
-            if result is None:
-                raise ChainError(
-                    f"reading {account}'s registration at block {block} failed: "
-                    f"{answer.get('error')}"
-                )
-            kind, status, district, _, _ = decode(
-                ["uint8", "uint8", "uint32", "uint64", "bytes32"], bytes.fromhex(result[2:])
-            )
-            found[account] = (AccountKind(kind), AccountStatus(status), int(district))
+        kind, status, district, _, _ = decode(
+            ["uint8", "uint8", "uint32", "uint64", "bytes32"], bytes.fromhex(result[2:])
+        )
+        found[account] = (AccountKind(kind), AccountStatus(status), int(district))
     return found
