@@ -45,6 +45,9 @@ There the limit costs nothing, so one ``eth_call`` dry run under it replaces
 ``eth_estimateGas``, whose bisection executes the call about three times; the city's contract
 calls use a fifth of it. Deployments are still estimated."""
 
+_NONCE_TAKEN = ("nonce too low", "already known", "known transaction", "replacement transaction")
+"""How nodes say a nonce is used already (geth/anvil/embedded node, and Besu's wording)."""
+
 
 class TransactionFields(TypedDict, total=False):
     """What :meth:`Chain.send` takes besides the signer and a contract function."""
@@ -228,7 +231,7 @@ class Chain:
                     return HexBytes(self.w3.eth.send_raw_transaction(raw))
             except Web3RPCError as exc:
                 message = str(exc.message or exc)
-                taken = "nonce too low" in message or "already known" in message
+                taken = any(refusal in message.lower() for refusal in _NONCE_TAKEN)
                 if taken and attempt == 0:
                     # Someone else sent for this account, perhaps these very bytes (the same
                     # call at the same nonce): that transaction is theirs, so re-read the nonce.

@@ -10,7 +10,8 @@ waiting caller its own. A node without ``eth_getBlockReceipts`` gets one batch o
 ``eth_getTransactionReceipt`` per new block for the hashes still awaited.
 
 The thread runs only while someone waits, so a CLI that sends one transaction leaves nothing
-behind.
+behind. Like the HTTP sessions under it (whose locks a fork can copy mid-request), a watcher
+belongs to the process that made it: a forked child makes its own ``Chain``.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ledger.exceptions import (
     TransactionRefusedError,
     WrongChainError,
 )
-from tests.support.accounts import make_accounts
+from tests.support.accounts import make_accounts, write_genesis
 from tests.support.processes import NodeProcess, free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"
@@ -103,3 +104,20 @@ def test_a_nonce_used_by_another_sender_is_read_again(
     for client in (chain, other, chain, other, chain):
         assert client.transact(accounts[4], contract.functions.increment(1))["status"] == 1
     assert chain.call(contract.functions.count()) == before + 5
+
+
+def test_a_nonce_pending_for_another_sender_is_read_again(
+    node_factory: Callable[..., NodeProcess], tmp_path: Path, accounts: list[LocalAccount]
+) -> None:
+    """The same, while the other client's transaction still waits in the pool for its block
+    (the node says "replacement transaction not supported")."""
+    write_genesis(tmp_path / "genesis.json", accounts)
+    node = node_factory(tmp_path / "genesis.json", "--block-period", "1")
+    first, second = (Chain(node.url, chain_id=44051) for _ in range(2))
+    sender, payee = accounts[5], accounts[6].address
+    first.transact(sender, to=payee, value=1)  # counts the sender's next nonce
+    pending = second.send(sender, to=payee, value=2)  # takes that nonce, not mined yet
+    receipt = first.transact(sender, to=payee, value=3)
+    assert receipt["status"] == 1
+    assert second.wait(pending)["status"] == 1
+    assert first.w3.eth.get_transaction_count(sender.address) == 3
