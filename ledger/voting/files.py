@@ -8,6 +8,8 @@ exactly as hashed (re-serialising could change a byte and break the published ha
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,14 +29,41 @@ class ElectionFiles:
     def folder(self, election_id: int) -> Path:
         return self.root / f"chain-{self.chain_id}" / f"election-{election_id}"
 
-    def publish(
-        self, election_id: int, manifest: ElectionManifest, eligibility: EligibilityList
-    ) -> Path:
+    def stage(self, manifest: ElectionManifest, eligibility: EligibilityList) -> Path:
+        """Write both files into a new staging folder beside the elections' folders.
+
+        This happens before the chain is asked to create the vote, so a folder that cannot be
+        written fails the command while nothing exists on chain yet; :meth:`adopt` then moves
+        the staged folder into place under the election id the chain assigned.
+        """
+        base = self.root / f"chain-{self.chain_id}"
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".staged-", dir=base))
+            _write_atomically(staging / MANIFEST, manifest.to_json())
+            _write_atomically(staging / ELIGIBILITY, eligibility.to_json())
+        except OSError as exc:
+            raise VotingError(
+                f"cannot write the vote's files under {self.root} ({exc.strerror or exc}); "
+                "nothing was created on chain"
+            ) from exc
+        return staging
+
+    def adopt(self, staging: Path, election_id: int) -> Path:
+        """Make the staged files election ``election_id``'s (one rename of the folder)."""
         folder = self.folder(election_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(folder / MANIFEST, manifest.to_json())
-        _write_atomically(folder / ELIGIBILITY, eligibility.to_json())
+        try:
+            os.rename(staging, folder)
+        except OSError as exc:
+            raise VotingError(
+                f"election {election_id} exists on chain, but its files could not be moved "
+                f"to {folder} ({exc.strerror}); they are in {staging}: move that folder there"
+            ) from exc
         return folder
+
+    @staticmethod
+    def discard(staging: Path) -> None:
+        shutil.rmtree(staging, ignore_errors=True)
 
     def manifest_bytes(self, election_id: int) -> bytes:
         return self._read(election_id, MANIFEST)

@@ -71,7 +71,10 @@ def create_election(
     reward: int = 0,
     files: ElectionFiles,
 ) -> int:
-    """Create the vote on chain and publish its manifest and eligibility list."""
+    """Create the vote on chain and publish its manifest and eligibility list.
+
+    The files are written first (staged), so nothing is created on chain when they cannot
+    be; the chain's election id then names their folder."""
     if manifest.public and trustees:
         raise VotingError("a public poll has no trustees")
     if not manifest.public and not trustees:
@@ -91,8 +94,15 @@ def create_election(
         manifest_hash=manifest.manifest_hash,
         reward_amount=reward,
     )
-    election_id = city.elections.create(admin, config, [to_checksum_address(t) for t in trustees])
-    files.publish(election_id, manifest, eligibility)
+    staging = files.stage(manifest, eligibility)
+    try:
+        election_id = city.elections.create(
+            admin, config, [to_checksum_address(t) for t in trustees]
+        )
+    except BaseException:
+        files.discard(staging)
+        raise
+    files.adopt(staging, election_id)
     return election_id
 
 
