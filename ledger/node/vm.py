@@ -16,8 +16,9 @@ from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
 from eth.vm.forks.prague.state import PragueState
 
-_JUMP_ANALYSIS_CODES = 4_096
-"""Distinct contract codes whose jump analysis is kept (a city runs a few dozen)."""
+_JUMP_ANALYSIS_CODES = 1_024
+"""Distinct contract codes whose jump analysis is kept: a city runs a few dozen, and at the
+default 24 KiB size limit the keys stay under 25 MB. Initcode is not kept (it runs once)."""
 _jump_analysis: dict[bytes, tuple[set[int], set[int]]] = {}
 
 
@@ -49,6 +50,8 @@ def build_chain_class(chain_id: int, contract_size_limit: int) -> type[Chain]:
             transaction_context: TransactionContextAPI,
         ) -> None:
             super().__init__(state, message, transaction_context)
+            if message.is_create:
+                return  # initcode runs once: nothing to share
             valid, invalid = jump_analysis(bytes(message.code))
             self.code.valid_positions = valid  # type: ignore[attr-defined]
             self.code.invalid_positions = invalid  # type: ignore[attr-defined]
