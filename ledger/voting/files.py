@@ -8,8 +8,8 @@ exactly as hashed (re-serialising could change a byte and break the published ha
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +39,10 @@ class ElectionFiles:
         base = self.root / f"chain-{self.chain_id}"
         try:
             base.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".staged-", dir=base))
+            # Not mkdtemp: its folder is private (0700), and this one becomes the published
+            # folder that the API, perhaps another user, serves.
+            staging = base / f".staged-{secrets.token_hex(8)}"
+            staging.mkdir()
             _write_atomically(staging / MANIFEST, manifest.to_json())
             _write_atomically(staging / ELIGIBILITY, eligibility.to_json())
         except OSError as exc:

@@ -3,6 +3,7 @@ place under the id the chain assigns, and nothing is left half-done when either 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,10 @@ def test_a_created_vote_has_its_files_and_nothing_staged_remains(
     assert keccak(files.manifest_bytes(election_id)) == config.manifest_hash
     assert keccak(files.eligibility_bytes(election_id)) == config.eligibility_list_hash
     assert _staged(files) == []
+    umask = os.umask(0o022)
+    os.umask(umask)
+    published = files.folder(election_id).stat().st_mode & 0o777
+    assert published == 0o777 & ~umask, "the published folder must be readable as before"
 
 
 def test_an_unwritable_folder_fails_before_the_chain_is_asked(
