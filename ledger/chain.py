@@ -8,6 +8,7 @@ Nothing else in CityLedger builds or sends a transaction: wrappers in ``ledger.c
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -148,6 +149,11 @@ class Chain:
         """The latest block's timestamp: the chain's "now", which contracts compare against."""
         with self.rpc_errors():
             return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def next_block_time(self) -> int:
+        """The earliest stamp the next block can have: the time a transaction sent now is
+        judged at (an idle chain's latest block can be minutes old)."""
+        return max(self.latest_timestamp() + 1, int(time.time()))
 
     def transact(
         self,

@@ -70,13 +70,13 @@ from ledger.contracts.elections import (
 )
 from ledger.exceptions import ContractRevertError
 from ledger.voting import lifecycle
-from ledger.voting.counting import Window, count_ballots, count_votes, last_casts
+from ledger.voting.counting import count_ballots, count_votes, last_casts
 from ledger.voting.crypto import VotingCryptoError, parse_and_verify, tracking_code
 from ledger.voting.eligibility import EligibilityError, EligibilityList
 from ledger.voting.errors import ManifestError
 from ledger.voting.files import ELIGIBILITY, MANIFEST
 from ledger.voting.manifest import ElectionManifest
-from ledger.voting.record import spec_of
+from ledger.voting.record import spec_of, window_of
 
 router = APIRouter(prefix="/elections", tags=["elections"])
 
@@ -208,13 +208,8 @@ def _phase(state: ElectionState) -> ElectionPhaseName:
     return names[state.phase]
 
 
-def _next_block_time(services: Services) -> int:
-    """The earliest timestamp the next block can have (what a cast sent now is checked at)."""
-    return max(services.city.chain.latest_timestamp() + 1, int(time.time()))
-
-
 def _accepting(state: ElectionState, next_block: int) -> bool:
-    window = Window(state.config.opens_at, state.config.closes_at)
+    window = window_of(state.config)
     return state.phase is ElectionPhase.OPEN and window.contains(next_block)
 
 
@@ -377,7 +372,7 @@ def _counted_board(
     """Apply the counting rule to a closed election's casts (docs/voting-spec.md section 6)."""
     casts = _casts(services, state)
     eligible = frozenset(eligibility.accounts) if eligibility is not None else None
-    window = Window(state.config.opens_at, state.config.closes_at)
+    window = window_of(state.config)
     spec = spec_of(state.config)
     verdicts: dict[str, tuple[BallotStatus, str | None]] = {}
     if state.config.kind is ElectionKind.PUBLIC_POLL:
@@ -448,7 +443,7 @@ def list_elections(
     if after is not None:
         top = min(top, int(after[0]) - 1)
     ids = list(range(top, max(0, top - limit), -1))
-    next_block = _next_block_time(services) if ids else 0
+    next_block = services.city.chain.next_block_time() if ids else 0
     items = []
     for election_id in ids:
         state = elections.election(election_id)
@@ -498,7 +493,7 @@ def get_election(election_id: ElectionIdPath, services: ServicesDep) -> Election
         id=state.id,
         kind=_kind(state),
         phase=_phase(state),
-        accepting_ballots=_accepting(state, _next_block_time(services)),
+        accepting_ballots=_accepting(state, services.city.chain.next_block_time()),
         chain_id=services.city.chain.chain_id,
         contract=elections.address,
         created_block=state.created_block,

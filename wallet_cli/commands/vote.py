@@ -8,7 +8,6 @@ it prints is the ballot's hash, which anyone can look up on the chain's bulletin
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -99,9 +98,7 @@ def _state(wallet: Wallet, election_id: int) -> ElectionState:
 
 
 def _status(wallet: Wallet, state: ElectionState) -> str:
-    # The time a ballot sent now would see: the next block's stamp, not the last one's (an
-    # idle chain's last block can be minutes old).
-    now = max(wallet.city.chain.latest_timestamp() + 1, int(time.time()))
+    now = wallet.city.chain.next_block_time()  # the time a ballot sent now would see
     window = window_of(state.config)
     if state.phase is ElectionPhase.OPEN and window.contains(now):
         return "open"
