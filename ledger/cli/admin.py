@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from eth_utils import is_address, to_checksum_address
 from rich.table import Table
 
 from ledger.cli.common import (
@@ -27,6 +26,7 @@ from ledger.cli.common import (
     RpcUrl,
     SignerAlias,
     Staff,
+    checked_address,
     console,
     emit,
     friendly_errors,
@@ -75,12 +75,6 @@ def options(
     ctx.obj = Staff(rpc_url, network, deployments_dir, signer, keystore_dir, password_file)
 
 
-def _address(value: str) -> str:
-    if not is_address(value):
-        raise ValueError(f"{value!r} is not an account address (0x followed by 40 hex digits)")
-    return to_checksum_address(value)
-
-
 def _done(what: str, receipt: dict[str, object]) -> None:
     console.print(f"[green]{what}[/green] (block {receipt['blockNumber']})")
 
@@ -110,7 +104,7 @@ def register(
 ) -> None:
     """Register an account (registrar)."""
     staff = _staff(ctx)
-    checked = _address(account)
+    checked = checked_address(account)
     receipt = staff.city.registry.register(
         staff.signer, checked, AccountKind.parse(kind), district, _credential(credential)
     )
@@ -130,7 +124,11 @@ def update(
     """Change an account's kind, district or credential (registrar)."""
     staff = _staff(ctx)
     receipt = staff.city.registry.update(
-        staff.signer, _address(account), AccountKind.parse(kind), district, _credential(credential)
+        staff.signer,
+        checked_address(account),
+        AccountKind.parse(kind),
+        district,
+        _credential(credential),
     )
     _done(f"updated {account}", dict(receipt))
 
@@ -140,7 +138,9 @@ def update(
 def freeze(ctx: typer.Context, account: Account) -> None:
     """Freeze an account: it can neither send nor receive (registrar)."""
     staff = _staff(ctx)
-    _done(f"froze {account}", dict(staff.city.registry.freeze(staff.signer, _address(account))))
+    _done(
+        f"froze {account}", dict(staff.city.registry.freeze(staff.signer, checked_address(account)))
+    )
 
 
 @app.command()
@@ -148,7 +148,7 @@ def freeze(ctx: typer.Context, account: Account) -> None:
 def unfreeze(ctx: typer.Context, account: Account) -> None:
     """Unfreeze an account (registrar)."""
     staff = _staff(ctx)
-    receipt = staff.city.registry.unfreeze(staff.signer, _address(account))
+    receipt = staff.city.registry.unfreeze(staff.signer, checked_address(account))
     _done(f"unfroze {account}", dict(receipt))
 
 
@@ -161,7 +161,7 @@ def recover(
 ) -> None:
     """Move a lost key's registration and balance to a new account (registrar)."""
     staff = _staff(ctx)
-    old, new = _address(old_account), _address(new_account)
+    old, new = checked_address(old_account), checked_address(new_account)
     receipt = staff.city.registry.recover(staff.signer, old, new)
     _done(f"recovered {old} → {new}", dict(receipt))
     _allow(staff, add=[new], remove=(old,))
@@ -178,7 +178,7 @@ def mint(
     """Issue tokens against a fiat deposit reference, usable once (treasury)."""
     staff = _staff(ctx)
     value = parse_krw(amount)
-    receipt = staff.city.token.mint(staff.signer, _address(account), value, ref)
+    receipt = staff.city.token.mint(staff.signer, checked_address(account), value, ref)
     _done(f"minted {format_krw(value)} to {account} against {ref}", dict(receipt))
 
 
@@ -223,7 +223,7 @@ def grant(
     """Grant a role (admin)."""
     staff = _staff(ctx)
     parsed = Role.parse(role)
-    receipt = staff.city.authority.grant_role(staff.signer, parsed, _address(account), delay)
+    receipt = staff.city.authority.grant_role(staff.signer, parsed, checked_address(account), delay)
     _done(f"granted {parsed.label} to {account}", dict(receipt))
 
 
@@ -237,7 +237,7 @@ def revoke(
     """Revoke a role (admin)."""
     staff = _staff(ctx)
     parsed = Role.parse(role)
-    receipt = staff.city.authority.revoke_role(staff.signer, parsed, _address(account))
+    receipt = staff.city.authority.revoke_role(staff.signer, parsed, checked_address(account))
     _done(f"revoked {parsed.label} from {account}", dict(receipt))
 
 
@@ -246,7 +246,7 @@ def revoke(
 def account(ctx: typer.Context, address: Account, json_output: JsonOutput = False) -> None:
     """Show an account's registration, balance and roles (no signer needed)."""
     city = _staff(ctx).city
-    checked = _address(address)
+    checked = checked_address(address)
     registration = city.registry.registration_of(checked)
     roles = [r.label for r in Role if city.authority.has_role(r, checked).is_member]
     document = {
@@ -346,7 +346,7 @@ def fees_show(
         "categories": {str(c): payments.category_fee_of(c) for c in category or []},
     }
     if merchant is not None:
-        checked = _address(merchant)
+        checked = checked_address(merchant)
         document["merchant"] = {
             "address": checked,
             "category": payments.merchant_category_of(checked),
@@ -404,7 +404,7 @@ def fees_category(ctx: typer.Context, category: Category, fee: Rate) -> None:
 def fees_merchant_category(ctx: typer.Context, merchant: Account, category: Category) -> None:
     """Put a merchant in a category (merchant-admin)."""
     staff = _staff(ctx)
-    checked = _address(merchant)
+    checked = checked_address(merchant)
     receipt = staff.city.payments.set_merchant_category(staff.signer, checked, category)
     _done(f"{checked} is in category {category}", dict(receipt))
 
@@ -423,7 +423,7 @@ def fees_merchant(
 ) -> None:
     """Give a merchant its own fee, or remove it with --clear (merchant-admin)."""
     staff = _staff(ctx)
-    checked = _address(merchant)
+    checked = checked_address(merchant)
     if clear == (fee is not None):
         raise ValueError("give the merchant's own FEE, or --clear to remove it (not both)")
     bps = 0 if fee is None else _bps(fee)
@@ -516,7 +516,7 @@ def withdraw_city_fees(
     """Move part of the city's fee share out of the payment router (treasury)."""
     staff = _staff(ctx)
     value = parse_krw(amount)
-    checked = _address(to)
+    checked = checked_address(to)
     receipt = staff.city.payments.withdraw_city_fees(staff.signer, checked, value)
     _done(f"withdrew {format_krw(value)} of city fees to {checked}", dict(receipt))
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from eth_utils import is_address, to_checksum_address
 from rich.table import Table
 
 from ledger.chain import Chain
@@ -29,6 +28,7 @@ from ledger.cli.common import (
     SignerAlias,
     Staff,
     StateDir,
+    checked_address,
     console,
     emit,
     friendly_errors,
@@ -407,8 +407,12 @@ def audit(
         board, pool, files = city.elections, city.rewards, officer.files
     else:
         chain = Chain(officer.rpc_url or DEFAULT_RPC_URL)
-        board = Elections(chain, _checked_address(elections))
-        pool = None if rewards is None else RewardsPool(chain, _checked_address(rewards))
+        board = Elections(chain, checked_address(elections, "a contract address"))
+        pool = (
+            None
+            if rewards is None
+            else RewardsPool(chain, checked_address(rewards, "a contract address"))
+        )
         files = ElectionFiles(officer.data_dir / "elections", chain.chain_id)
     record = read_record(board, election_id, pool)
     raw_list = _read(eligibility) if eligibility else files.eligibility_bytes(election_id)
@@ -427,12 +431,6 @@ def audit(
         _print_report(report, elapsed)
     if not report.ok:
         raise typer.Exit(code=1)
-
-
-def _checked_address(value: str) -> str:
-    if not is_address(value):
-        raise ValueError(f"{value!r} is not a contract address (0x followed by 40 hex digits)")
-    return to_checksum_address(value)
 
 
 def _report_document(report: AuditReport, elapsed: float) -> dict[str, object]:
