@@ -94,10 +94,10 @@ class Scanner:
         ).all()
         # The rescan window is read again on every scan: skip what is queued already, so a
         # scan costs one read instead of an insert attempt per event and endpoint.
-        queued = _queued(session, [event_id(e.tx_hash, e.log_index) for e in events])
+        identifiers = [event_id(e.tx_hash, e.log_index) for e in events]
+        queued = _queued(session, identifiers)
         written = 0
-        for event in events:
-            identifier = event_id(event.tx_hash, event.log_index)
+        for event, identifier in zip(events, identifiers, strict=True):
             try:
                 args = json.loads(event.args)
                 merchant = str(args["merchant"])
