@@ -101,12 +101,15 @@ class _NoBlockReceipts:
 
     def __init__(self, upstream: str) -> None:
         self.refused = 0
+        self.head_reads = 0
         front = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 request = json.loads(body)
+                if isinstance(request, dict) and request.get("method") == "eth_blockNumber":
+                    front.head_reads += 1
                 if isinstance(request, dict) and request.get("method") == "eth_getBlockReceipts":
                     front.refused += 1
                     answer = json.dumps(
@@ -145,7 +148,15 @@ def test_a_node_without_block_receipts_is_followed_per_transaction(
 ) -> None:
     w3 = Web3(Web3.HTTPProvider(older_node.url, request_kwargs={"timeout": 30}))
     watcher = ReceiptWatcher(w3)
+    # The follower must be past its first look (which finds mined receipts one by one in any
+    # case) before anything is sent, so that the new blocks reach it as blocks.
+    parked = threading.Thread(target=watcher.wait, args=(b"\x33" * 32, 3.0))
+    parked.start()
+    deadline = time.monotonic() + 10
+    while older_node.head_reads < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     results = _wait_all(w3, watcher, _signed_transfers(w3, accounts[10:12]))
+    parked.join()
     assert older_node.refused >= 1, "the watcher never tried eth_getBlockReceipts"
     for tx_hash, receipt in results:
         assert receipt is not None
