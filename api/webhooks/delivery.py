@@ -10,7 +10,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -66,7 +66,6 @@ class Deliverer:
     def _claim_due(self) -> list[_Due]:
         now = utcnow()
         lease = now + timedelta(seconds=self.settings.webhook_timeout + 30)
-        claimed: list[_Due] = []
         with Session(self.engine) as session:
             rows = session.exec(
                 select(WebhookOutbox, WebhookEndpoint)
@@ -81,35 +80,26 @@ class Deliverer:
                 .order_by(col(WebhookOutbox.next_attempt_at), col(WebhookOutbox.id))
                 .limit(self.settings.webhook_batch)
             ).all()
-            for outbox, endpoint in rows:
-                taken = session.execute(
-                    update(WebhookOutbox)
-                    .where(
-                        col(WebhookOutbox.id) == outbox.id,
-                        col(WebhookOutbox.delivered_at).is_(None),
-                        col(WebhookOutbox.next_attempt_at) <= now,
-                    )
-                    .values(next_attempt_at=lease)
+            candidates = {
+                outbox.id: _due(outbox, endpoint, now) for outbox, endpoint in rows if outbox.id
+            }
+            if not candidates:
+                return []
+            # One conditional UPDATE claims them all; a row another replica leased meanwhile
+            # fails the condition and is not returned.
+            taken = session.execute(
+                update(WebhookOutbox)
+                .where(
+                    col(WebhookOutbox.id).in_(list(candidates)),
+                    col(WebhookOutbox.delivered_at).is_(None),
+                    col(WebhookOutbox.next_attempt_at) <= now,
                 )
-                session.commit()
-                if taken.rowcount != 1:  # type: ignore[attr-defined]
-                    continue  # another replica took it
-                secrets = [endpoint.secret]
-                expires = endpoint.previous_secret_expires_at
-                if endpoint.previous_secret and expires is not None and expires > now:
-                    secrets.append(endpoint.previous_secret)
-                claimed.append(
-                    _Due(
-                        outbox_id=outbox.id or 0,
-                        endpoint_id=endpoint.id,
-                        event_id=outbox.event_id,
-                        url=endpoint.url,
-                        payload=outbox.payload.encode(),
-                        secrets=tuple(secrets),
-                        attempts=outbox.attempts,
-                    )
-                )
-        return claimed
+                .values(next_attempt_at=lease)
+                .returning(col(WebhookOutbox.id))
+            ).scalars()
+            claimed = set(taken)
+            session.commit()
+        return [due for outbox_id, due in candidates.items() if outbox_id in claimed]
 
     async def _attempt(self, client: httpx.AsyncClient, due: _Due) -> _Attempt:
         started = time.monotonic()
@@ -170,6 +160,22 @@ class Deliverer:
                         error=attempt.error,
                     )
             session.commit()
+
+
+def _due(outbox: WebhookOutbox, endpoint: WebhookEndpoint, now: datetime) -> _Due:
+    secrets = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > now:
+        secrets.append(endpoint.previous_secret)  # rotation: both signatures for a while
+    return _Due(
+        outbox_id=outbox.id or 0,
+        endpoint_id=endpoint.id,
+        event_id=outbox.event_id,
+        url=endpoint.url,
+        payload=outbox.payload.encode(),
+        secrets=tuple(secrets),
+        attempts=outbox.attempts,
+    )
 
 
 def _ms(started: float) -> int:
