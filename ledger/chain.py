@@ -272,7 +272,11 @@ class Chain:
         a transaction mined as failed raises its reason."""
         with self.rpc_errors():
             receipt = self._receipts.wait(bytes(tx_hash), timeout)
-        if receipt is not None and receipt["status"] != 1:
+        return None if receipt is None else self.succeeded(receipt)
+
+    def succeeded(self, receipt: TxReceipt) -> TxReceipt:
+        """``receipt`` if its transaction succeeded; a failed one raises its reason."""
+        if receipt["status"] != 1:
             raise self._failure(receipt)
         return receipt
 

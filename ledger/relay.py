@@ -165,15 +165,16 @@ def relay(chain: Chain, tx: SignedTransaction, *, wait: float) -> Relayed:
             mined = chain.w3.eth.get_transaction_receipt(tx_hash)
         except TransactionNotFound:
             mined = None
-    if mined is None:
-        chain.dry_run(
-            {"from": tx.sender, "to": tx.to, "data": HexBytes(tx.data), "value": tx.value}  # type: ignore[typeddict-item]
-        )
-        try:
-            chain.send_raw(tx.raw)
-        except TransactionRefusedError:
-            if not _known(chain, tx_hash):
-                raise
+    if mined is not None:
+        return Relayed(bytes(tx_hash), int(chain.succeeded(mined)["blockNumber"]))
+    chain.dry_run(
+        {"from": tx.sender, "to": tx.to, "data": HexBytes(tx.data), "value": tx.value}  # type: ignore[typeddict-item]
+    )
+    try:
+        chain.send_raw(tx.raw)
+    except TransactionRefusedError:
+        if not _known(chain, tx_hash):
+            raise
     receipt = chain.settled(tx_hash, wait)
     return Relayed(bytes(tx_hash), None if receipt is None else int(receipt["blockNumber"]))
 
