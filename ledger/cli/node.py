@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -64,7 +65,9 @@ def _options(
     )
 
 
-def _run(genesis: GenesisConfig, options: NodeOptions) -> None:
+def _run(
+    genesis: GenesisConfig, options: NodeOptions, on_stop: Callable[[], None] | None = None
+) -> None:
     from ledger.node.node import Node
     from ledger.node.rpc.server import serve
 
@@ -72,7 +75,7 @@ def _run(genesis: GenesisConfig, options: NodeOptions) -> None:
         node = Node.open(genesis, options)
     except LedgerError as exc:
         raise _fail(str(exc)) from None
-    serve(node)
+    serve(node, on_stop)
 
 
 def node(
@@ -151,17 +154,21 @@ def up(
         table.add_row(account.alias, account.address)
     console.print(table)
     url = f"http://{host}:{port}"
+    # Ctrl-C stops the indexer and the API while the node still serves, then the node.
+    stopping = threading.Event()
     threading.Thread(
-        target=_seed_when_serving, args=(data_dir, url, host, api_port), daemon=True
+        target=_seed_when_serving, args=(data_dir, url, host, api_port, stopping), daemon=True
     ).start()
     options = _options(genesis, data_dir / "node", host, port, None, None, None, fsync=True)
     token = options.admin_token or admin_token(data_dir)
-    _run(genesis, options.model_copy(update={"admin_token": token}))
+    _run(genesis, options.model_copy(update={"admin_token": token}), on_stop=stopping.set)
 
 
-def _seed_when_serving(data_dir: Path, url: str, host: str, api_port: int) -> None:
-    """Deploy and seed once the node answers, then start the indexer and the API; the node
-    keeps serving if this fails."""
+def _seed_when_serving(
+    data_dir: Path, url: str, host: str, api_port: int, stopping: threading.Event
+) -> None:
+    """Deploy and seed once the node answers, then start the indexer and the API (both stop
+    when ``stopping`` is set); the node keeps serving if this fails."""
     from ledger.cli.serve import demo_merchant_key, start_platform
     from ledger.demo import DEPLOYMENTS_DIR, NETWORK, PEPPER_FILE, demo_invoice, seed_demo
     from ledger.node.devnet import KEYSTORE_DIR, PASSWORD_FILE
@@ -176,7 +183,9 @@ def _seed_when_serving(data_dir: Path, url: str, host: str, api_port: int) -> No
             time.sleep(0.1)
     try:
         demo = seed_demo(data_dir, url)
-        api_url = start_platform(data_dir, url, demo.manifest_path, host=host, port=api_port)
+        api_url = start_platform(
+            data_dir, url, demo.manifest_path, host=host, port=api_port, stopping=stopping
+        )
         merchant = _demo_address(data_dir, "merchant-1")
         key_file = demo_merchant_key(data_dir, merchant, "merchant-1")
         invoice = demo_invoice(api_url, key_file.read_text().strip())

@@ -17,6 +17,7 @@ $CITYLEDGER_API_SERVICE_KEY or an encrypted keystore, never from a flag.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -296,17 +297,22 @@ def register(app: typer.Typer) -> None:
 
 
 def start_platform(
-    data_dir: Path, rpc_url: str, manifest_path: Path, *, host: str, port: int
+    data_dir: Path,
+    rpc_url: str,
+    manifest_path: Path,
+    *,
+    host: str,
+    port: int,
+    stopping: threading.Event,
 ) -> str:
     """`cityledger up`'s services beside the node: the index database (migrated), the indexer
     following the chain, and the API with its webhook worker, each in a daemon thread of this
-    process. Returns the API's base URL once it serves.
+    process, all stopping once ``stopping`` is set. Returns the API's base URL once it serves.
 
     The API signs as the demo's ``payment-service`` key (PAYMENT_OPERATOR) from its keystore,
     and its token secret is made once per data dir (mode 0600); nothing secret is logged.
     """
     import secrets as random
-    import threading
     import time
 
     import uvicorn
@@ -325,7 +331,7 @@ def start_platform(
     indexer = Indexer.for_manifest(engine, rpc_url, manifest)
     indexer.run_once()  # the API reads registrations from the index: catch up before serving
     threading.Thread(
-        target=indexer.follow, args=(threading.Event(), 0.5), name="indexer", daemon=True
+        target=indexer.follow, args=(stopping, 0.5), name="indexer", daemon=True
     ).start()
 
     secret_file = data_dir / "api-secret"
@@ -348,6 +354,12 @@ def start_platform(
         uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
     )
     threading.Thread(target=server.run, name="api", daemon=True).start()
+
+    def stop_api() -> None:
+        stopping.wait()
+        server.should_exit = True
+
+    threading.Thread(target=stop_api, name="api-stop", daemon=True).start()
     deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline:

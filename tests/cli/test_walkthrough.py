@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -107,6 +108,14 @@ def test_resident_gets_a_wallet_is_registered_topped_up_and_pays(tmp_path: Path)
         assert "you got ₩100 back as points" in paid
         assert "₩28,100" in _run(env, "wallet", "balance", "alice")
         assert "₩100" in _run(env, "wallet", "points", "alice")
+
+        # Ctrl-C: the indexer and the API stop before the node, so nothing complains.
+        up.send_signal(signal.SIGINT)
+        assert up.wait(60) == 0
+        shutdown = (tmp_path / "up.log").read_text()
+        assert "chain_error" not in shutdown, shutdown
+        assert "Traceback" not in shutdown, shutdown
     finally:
-        up.terminate()
-        up.wait(30)
+        if up.poll() is None:
+            up.terminate()
+            up.wait(30)

@@ -142,14 +142,24 @@ class _Server(uvicorn.Server):
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+
     def _stop(self) -> None:
         if self.should_exit:
             self.force_exit = True
+        elif self._on_stop is not None:
+            self._on_stop()
         self.should_exit = True
 
 
-def serve(node: Node) -> None:
-    """Run the node until SIGTERM/SIGINT, then shut down cleanly (seal, close the store)."""
+def serve(node: Node, on_stop: Callable[[], None] | None = None) -> None:
+    """Run the node until SIGTERM/SIGINT, then shut down cleanly (seal, close the store).
+
+    ``on_stop`` is called (from the signal handler: it must not block) when the signal
+    arrives, while the node still serves: clients in the same process stop first.
+    """
     config = uvicorn.Config(
         RpcApp(node),
         host=node.options.host,
@@ -159,7 +169,7 @@ def serve(node: Node) -> None:
         lifespan="off",
         timeout_graceful_shutdown=10,
     )
-    server = _Server(config)
+    server = _Server(config, on_stop)
 
     def reload_allowlist(_signum: int, _frame: object) -> None:
         try:
