@@ -71,7 +71,13 @@ from ledger.contracts.elections import (
 from ledger.exceptions import ContractRevertError
 from ledger.voting import lifecycle
 from ledger.voting.counting import count_ballots, count_votes, last_casts
-from ledger.voting.crypto import VotingCryptoError, parse_and_verify, tracking_code
+from ledger.voting.crypto import (
+    InvalidSelection,
+    SelectionCountError,
+    VotingCryptoError,
+    parse_and_verify,
+    tracking_code,
+)
 from ledger.voting.eligibility import EligibilityError, EligibilityList
 from ledger.voting.errors import ManifestError
 from ledger.voting.files import ELIGIBILITY, MANIFEST
@@ -900,23 +906,14 @@ def relay_vote(
         cast = _checked_cast(services, election_id, voter, ElectionKind.PUBLIC_POLL, body.deadline)
         config = cast.state.config
         chosen = body.choices
-        if len(set(chosen)) != len(chosen):
-            raise ApiError(422, "invalid_choices", "an option is chosen twice")
-        unknown = [c for c in chosen if c >= config.option_count]
-        if unknown:
+        try:
+            spec_of(config).check_choices(chosen)
+        except SelectionCountError as exc:
             raise ApiError(
-                422,
-                "invalid_choices",
-                f"election {election_id} has options 0 to {config.option_count - 1}, "
-                f"not {unknown[0]}",
-            )
-        if not config.min_selections <= len(chosen) <= config.max_selections:
-            raise ApiError(
-                422,
-                "invalid_selection_count",
-                f"choose {config.min_selections} to {config.max_selections} options in "
-                f"election {election_id}, not {len(chosen)}",
-            )
+                422, "invalid_selection_count", f"election {election_id}: {exc}"
+            ) from None
+        except InvalidSelection as exc:
+            raise ApiError(422, "invalid_choices", f"election {election_id}: {exc}") from None
         mask = choices_mask(chosen)
         elections = services.city.elections
         chain_id = services.city.chain.chain_id

@@ -21,6 +21,7 @@ from ledger.voting.crypto import (
     BallotSpec,
     ElectionContext,
     EncryptedBallot,
+    InvalidSelection,
     Point,
     verify_ballots,
 )
@@ -214,13 +215,11 @@ def count_votes(
     for voter, cast in sorted(last.items()):
         reason = _admissibility(cast, window, eligible)
         selected = selected_options(cast.choices)
-        if reason is None and cast.choices >> spec.option_count:
-            reason = "the choices name an option the poll does not have"
-        if reason is None and not spec.min_selections <= len(selected) <= spec.max_selections:
-            reason = (
-                f"{len(selected)} options chosen, outside "
-                f"{spec.min_selections}-{spec.max_selections}"
-            )
+        if reason is None:
+            try:
+                spec.check_choices(selected)
+            except InvalidSelection as exc:
+                reason = str(exc)
         if reason is not None:
             void[voter] = reason
             continue

@@ -20,6 +20,7 @@ from rich.text import Text
 from ledger.contracts.elections import ElectionKind, ElectionPhase, ElectionState
 from ledger.voting import lifecycle
 from ledger.voting.counting import ballot_verdict
+from ledger.voting.crypto import InvalidSelection, SelectionCountError
 from ledger.voting.eligibility import EligibilityList
 from ledger.voting.files import ELIGIBILITY, MANIFEST, ElectionFiles
 from ledger.voting.manifest import ElectionManifest, VoteMethod
@@ -197,10 +198,12 @@ def _choices(manifest: ElectionManifest, picks: list[str]) -> list[int]:
             chosen.append(labels[pick.casefold()])
         else:
             raise WalletError(f"{pick!r} is not an option of this vote (see `wallet vote show`)")
-    if len(set(chosen)) != len(chosen):
-        raise WalletError("an option is chosen twice")
-    if not manifest.min_selections <= len(chosen) <= manifest.max_selections:
-        raise WalletError(f"{_how_to_choose(manifest)}; {len(chosen)} chosen")
+    try:
+        manifest.spec.check_choices(chosen)
+    except SelectionCountError:
+        raise WalletError(f"{_how_to_choose(manifest)}; {len(chosen)} chosen") from None
+    except InvalidSelection:  # options were named by number or label: only a repeat is left
+        raise WalletError("an option is chosen twice") from None
     return chosen
 
 

@@ -49,6 +49,7 @@ from ledger.voting.crypto.errors import (
     InvalidEncoding,
     InvalidProof,
     InvalidSelection,
+    SelectionCountError,
     VotingCryptoError,
 )
 from ledger.voting.crypto.group import (
@@ -94,6 +95,7 @@ __all__ = [
     "Point",
     "RangeProof",
     "SchnorrProof",
+    "SelectionCountError",
     "SharesMessage",
     "TrusteeSecrets",
     "VotingCryptoError",

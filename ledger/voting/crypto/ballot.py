@@ -20,7 +20,6 @@ from ledger.voting.crypto.elgamal import CIPHERTEXT_SIZE, Ciphertext, elgamal_en
 from ledger.voting.crypto.errors import (
     InvalidEncoding,
     InvalidProof,
-    InvalidSelection,
     VotingCryptoError,
 )
 from ledger.voting.crypto.group import ORDER, SCALAR_SIZE, Point, random_scalar
@@ -85,23 +84,6 @@ class EncryptedBallot:
         return cls(tuple(selections), tuple(proofs), sum_proof)
 
 
-def _check_choices(spec: BallotSpec, choices: Sequence[int]) -> set[int]:
-    chosen = set(choices)
-    if len(chosen) != len(choices):
-        raise InvalidSelection("The same option was chosen more than once.")
-    for option in choices:
-        if not 0 <= option < spec.option_count:
-            raise InvalidSelection(
-                f"Option {option} does not exist: the options are 0 to {spec.option_count - 1}."
-            )
-    if not spec.min_selections <= len(chosen) <= spec.max_selections:
-        raise InvalidSelection(
-            f"{len(chosen)} options were chosen, but this election takes "
-            f"{spec.min_selections} to {spec.max_selections}."
-        )
-    return chosen
-
-
 def encrypt_ballot(
     context: ElectionContext,
     public_key: Point,
@@ -116,7 +98,7 @@ def encrypt_ballot(
     void. The nonces never leave this function: nothing can re-derive the plaintext from the
     ballot without the trustees.
     """
-    chosen = _check_choices(spec, choices)
+    chosen = spec.check_choices(choices)
     if public_key.is_identity:
         raise VotingCryptoError(
             "The election key is the identity point: encrypting under it would publish the vote."

@@ -7,11 +7,12 @@ challenge means a proof made for one election is worthless in any other, on any 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eth_utils import is_address, is_checksum_address, to_canonical_address
 
-from ledger.voting.crypto.errors import InvalidEncoding, InvalidSelection
+from ledger.voting.crypto.errors import InvalidEncoding, InvalidSelection, SelectionCountError
 from ledger.voting.crypto.group import POINT_SIZE, SCALAR_SIZE, uint256
 
 ELECTION_TAG = b"cityledger/voting/v1/election"
@@ -79,6 +80,25 @@ class BallotSpec:
                 f"are min {self.min_selections} and max {self.max_selections} for "
                 f"{self.option_count} options."
             )
+
+    def check_choices(self, choices: Sequence[int]) -> frozenset[int]:
+        """The chosen options (0-based), if a ballot or poll vote may choose them: distinct,
+        existing, and as many as the bounds allow. The one statement of the rule: wallets,
+        the API's relay and the counting all ask it."""
+        chosen = frozenset(choices)
+        if len(chosen) != len(choices):
+            raise InvalidSelection("The same option was chosen more than once.")
+        for option in choices:
+            if not 0 <= option < self.option_count:
+                raise InvalidSelection(
+                    f"Option {option} does not exist: the options are 0 to {self.option_count - 1}."
+                )
+        if not self.min_selections <= len(chosen) <= self.max_selections:
+            raise SelectionCountError(
+                f"{len(chosen)} options were chosen, but this election takes "
+                f"{self.min_selections} to {self.max_selections}."
+            )
+        return chosen
 
     @property
     def sum_branches(self) -> int:

@@ -33,6 +33,10 @@ class InvalidSelection(VotingCryptoError, ValueError):
     """
 
 
+class SelectionCountError(InvalidSelection):
+    """Fewer or more options chosen than the election's bounds allow."""
+
+
 class DecryptionError(VotingCryptoError, ValueError):
     """A tally cannot be decrypted: too few partial decryptions, or a count out of range."""
 
