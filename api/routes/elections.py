@@ -2,7 +2,9 @@
 
 Reads come from the chain (the Elections contract's state and its ``BallotCast``/``VoteCast``
 events) and from the folder where ``cityledger election`` publishes each vote's manifest and
-eligibility list (``CITYLEDGER_API_ELECTIONS_DIR``); nothing about votes is indexed in SQL. A
+eligibility list (``CITYLEDGER_API_ELECTIONS_DIR``); nothing about votes is indexed in SQL. An
+open vote's board is kept in memory and extended by the blocks since its last read; a closed
+vote's is computed once (nothing can change it any more). A
 ballot's status on the board is what :mod:`ledger.voting.counting`, the one counting rule, says
 of it. Every read is public: a vote's bulletin board is for anyone to check.
 
@@ -176,6 +178,8 @@ class _Caches:
         """Closed votes' boards (without ballot bytes), by election, its creation block and
         manifest (a chain reset under a running API does not reuse another vote's board), and
         the eligibility list applied."""
+        self.live: _Memo[tuple[int, int, bytes], _LiveCasts] = _Memo(8)
+        """Open votes' casts read so far, by election, creation block and manifest."""
 
 
 _CACHES: weakref.WeakKeyDictionary[Services, _Caches] = weakref.WeakKeyDictionary()
@@ -352,11 +356,53 @@ class _Board:
         return self.verdicts.get(voter, _LIVE)
 
 
-def _casts(services: Services, state: ElectionState, voter: str | None = None) -> list[Cast]:
-    elections = services.city.elections
-    if state.config.kind is ElectionKind.PUBLIC_POLL:
-        return list(elections.votes(state.id, voter=voter))
-    return list(elections.ballots(state.id, voter=voter))
+def _casts(
+    services: Services,
+    state: ElectionState,
+    voter: str | None = None,
+    *,
+    from_block: int | None = None,
+    to_block: int | None = None,
+) -> list[Cast]:
+    read = (
+        services.city.elections.votes
+        if state.config.kind is ElectionKind.PUBLIC_POLL
+        else services.city.elections.ballots
+    )
+    return list(read(state.id, voter=voter, from_block=from_block, to_block=to_block))
+
+
+RESCAN_BLOCKS = 8
+"""Blocks an open vote's board reads again on each extension: what a reorg of the newest
+blocks could have changed (the city chain's QBFT and the embedded node are final; anvil in
+development need not be)."""
+
+
+class _LiveCasts:
+    """An open vote's casts in chain order, without ballot bytes, read once: each board
+    request reads only the blocks since the last (a vote of 20,000 ballots would otherwise
+    be megabytes of logs per request)."""
+
+    def __init__(self, created_block: int) -> None:
+        self._lock = threading.Lock()
+        self._casts: list[Cast] = []
+        self._through = created_block - 1
+
+    def read(self, services: Services, state: ElectionState) -> tuple[Cast, ...]:
+        with self._lock:
+            head = services.city.chain.block_number()
+            if head > self._through:
+                start = max(state.created_block, self._through + 1 - RESCAN_BLOCKS)
+                kept = [c for c in self._casts if c.block_number < start]
+                fresh = _casts(services, state, from_block=start, to_block=head)
+                self._casts = kept + [_without_bytes(c) for c in fresh]
+                self._through = head
+            return tuple(self._casts)
+
+
+def _without_bytes(cast: Cast) -> Cast:
+    """The board lists ballots without their bytes; one ballot's detail reads them again."""
+    return replace(cast, ballot=b"") if isinstance(cast, BallotCast) else cast
 
 
 _LIVE: tuple[BallotStatus, str | None] = ("live", None)
@@ -397,8 +443,7 @@ def _counted_board(
             eligible=eligible,
         )
         counted, void = count.voters, count.void
-        # The board lists ballots without their bytes; one ballot's detail reads them again.
-        casts = [replace(c, ballot=b"") for c in ballots]
+        casts = [_without_bytes(c) for c in ballots]
     verdicts.update(dict.fromkeys(counted, _COUNTED))
     verdicts.update({voter: ("void", reason) for voter, reason in void.items()})
     last, _ = last_casts(casts)
@@ -407,7 +452,12 @@ def _counted_board(
 
 def _board(services: Services, state: ElectionState) -> _Board:
     if state.phase < ElectionPhase.CLOSED:
-        return _live_board(_casts(services, state))
+        live = _caches(services).live.get(
+            (state.id, state.created_block, state.config.manifest_hash),
+            lambda: _LiveCasts(state.created_block),
+        )
+        assert live is not None
+        return _live_board(live.read(services, state))
     eligibility = _eligibility(services, state)
     key = (
         state.id,

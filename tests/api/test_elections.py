@@ -660,6 +660,58 @@ def test_relay_public_poll_votes(api: ApiServer, votes: Votes, tokens: dict[str,
     assert city.elections.sequence_of(election, other.address) == 0
 
 
+def test_an_open_board_follows_the_chain(api: ApiServer, votes: Votes, tmp_path: Path) -> None:
+    """An open vote's board is read from the chain once, then extended by the blocks since
+    the last read (re-reading the newest few): read between rounds of casts that land both
+    inside and far beyond that re-read window, it is always the chain's record, in order."""
+    city = votes.city
+    election = votes.create(
+        ElectionManifest.build("Which bus line first?", "single", ["B1", "B2", "B3"], public=True)
+    )
+    votes.key_and_open(election, tmp_path)
+
+    def board(client: httpx.Client) -> list[tuple[str, int, int, str]]:
+        rows: list[tuple[str, int, int, str]] = []
+        cursor = None
+        while True:
+            params = {"limit": 5, **({"cursor": cursor} if cursor else {})}
+            page = client.get(f"/elections/{election}/ballots", params=params).json()
+            rows += [
+                (b["voter"], b["sequence"], b["block_number"], b["status"]) for b in page["items"]
+            ]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return rows
+
+    def chain_record() -> list[tuple[str, int, int, str]]:
+        casts = city.elections.votes(election)
+        last = {c.voter: c.sequence for c in casts}
+        return [
+            (
+                c.voter,
+                c.sequence,
+                c.block_number,
+                "live" if last[c.voter] == c.sequence else "superseded",
+            )
+            for c in casts
+        ]
+
+    with api.client() as client:
+        assert board(client) == []
+        for round_ in range(4):  # 4 voters x 4 rounds: 16 blocks, twice the re-read window
+            for voter in votes.voters:
+                city.elections.cast_vote(
+                    voter,
+                    election,
+                    choices_mask([(round_ + votes.voters.index(voter)) % 3]),
+                    votes.eligibility.proof(voter.address),
+                )
+            assert board(client) == chain_record()
+        final = board(client)
+    assert len(final) == 16
+    assert [status for *_, status in final].count("live") == 4
+
+
 def test_largest_ballot_fits_the_limits(
     api: ApiServer, votes: Votes, world: World, tokens: dict[str, str]
 ) -> None:
