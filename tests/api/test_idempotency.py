@@ -4,7 +4,6 @@ requests with one key (threads against uvicorn) that do the work exactly once.""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -98,17 +97,14 @@ def test_fifty_concurrent_creates_make_one_invoice(world: World, api: ApiServer)
     merchant_key = world.key(world.merchant_b)
     before = _invoices(world, world.merchant_b.address)
     headers = {**_key(), "Authorization": f"Bearer {merchant_key}"}
-    started = time.monotonic()
     answers = _at_once(
         CONCURRENCY,
         lambda c: c.post(f"{api.url}/api/v1/invoices", json={"amount": 777}, headers=headers),
     )
-    elapsed = time.monotonic() - started
     assert {a.status_code for a in answers} == {201}, [a.text for a in answers][:3]
     assert len({a.json()["ref"] for a in answers}) == 1
     assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == CONCURRENCY - 1
     assert _invoices(world, world.merchant_b.address) == before + 1
-    assert elapsed < 60
 
 
 def test_fifty_concurrent_cancels_send_one_transaction(world: World, api: ApiServer) -> None:

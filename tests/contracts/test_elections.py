@@ -1205,9 +1205,10 @@ def test_the_officers_functions_need_election_admin(board: Board) -> None:
 # -- the reader, at scale --------------------------------------------------------------------------
 
 
-def test_the_ballot_reader_cuts_20000_logs_in_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_ballot_reader_cuts_20000_logs(monkeypatch: pytest.MonkeyPatch) -> None:
     """20,000 raw BallotCast logs as a node sends them (3-option ballots, 840 bytes each) are
-    turned into BallotCast records in well under the time one would take to fetch them."""
+    cut into BallotCast records, each with its own bytes, sequence, block and stamp (how fast:
+    the audit's chain read in scripts/bench_voting.py)."""
     size = ballot_length(3, 1, 1)
     ballots = [os.urandom(size) for _ in range(20_000)]
     voter_topic = "0x" + "00" * 12 + "11" * 20
@@ -1238,9 +1239,7 @@ def test_the_ballot_reader_cuts_20000_logs_in_seconds(monkeypatch: pytest.Monkey
     logs = [log(i, b) for i, b in enumerate(ballots)]
     reader = Elections.__new__(Elections)
     monkeypatch.setattr(reader, "_logs", lambda *_: logs, raising=False)
-    started = time.perf_counter()
     found = reader.ballots(7, from_block=0)
-    elapsed = time.perf_counter() - started
     assert len(found) == 20_000
     assert [b.ballot for b in found[:3]] == ballots[:3]
     assert found[-1].ballot == ballots[-1]
@@ -1250,7 +1249,6 @@ def test_the_ballot_reader_cuts_20000_logs_in_seconds(monkeypatch: pytest.Monkey
         100,
         1_800_000_000,
     )
-    assert elapsed < 5, f"{elapsed:.1f} s to cut 20,000 ballots"
 
 
 def test_every_custom_error_is_exercised_here() -> None:
