@@ -109,11 +109,12 @@ class Idempotency:
                 path=self.target[:500],
                 request_hash=digest,
             )
+            record_id = record.id  # made here; read after the commit it would cost a SELECT
             with Session(self.engine) as session:
                 session.add(record)
                 try:
                     session.commit()
-                    return record.id
+                    return record_id
                 except IntegrityError:
                     session.rollback()
                 existing = session.exec(
@@ -157,9 +158,10 @@ class Idempotency:
                     )
                     .values(created_at=now)
                 )
+                existing_id = existing.id
                 session.commit()
                 if taken.rowcount == 1:  # type: ignore[attr-defined]
-                    return existing.id
+                    return existing_id
             if time.monotonic() >= deadline:
                 raise ApiError(
                     409,
