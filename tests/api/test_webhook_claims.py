@@ -5,6 +5,7 @@ removed endpoint is not claimed at all. On SQLite and on the session's PostgreSQ
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import uuid
 from collections import Counter
@@ -92,7 +93,7 @@ def test_each_due_row_is_claimed_by_one_replica(engine: Engine) -> None:
         _outbox(session, removed, "removed-endpoint", next_attempt_at=now)
         session.commit()
 
-    settings = Settings(webhook_batch=20)
+    settings = Settings(webhook_batch=20, secret_key=secrets.token_urlsafe(48))
     claims: Counter[str] = Counter()
     lock = threading.Lock()
     start = threading.Barrier(REPLICAS)
