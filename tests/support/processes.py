@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from ledger.node.config import NodeOptions
+
 ROOT = Path(__file__).resolve().parents[2]
 FOUNDRY = ROOT / "contracts" / "node_modules" / "@foundry-rs"
 ANVIL = FOUNDRY / "anvil-linux-amd64" / "bin" / "anvil"
@@ -44,15 +46,29 @@ def rpc(url: str, method: str, *params: object, timeout: float = 10.0) -> object
     return document["result"]
 
 
+RPC_BATCH_LIMIT: int = NodeOptions.model_fields["max_batch_requests"].default
+"""The node refuses larger batches (with one error object instead of a list of answers)."""
+
+
 def rpc_batch(
     url: str, calls: list[tuple[str, list[object]]], timeout: float = 30.0
 ) -> list[object]:
-    """Many calls in one JSON-RPC batch; results in call order (errors raise)."""
+    """Many calls in JSON-RPC batches of at most RPC_BATCH_LIMIT; results in call order
+    (errors raise)."""
+    results: list[object] = []
+    for start in range(0, len(calls), RPC_BATCH_LIMIT):
+        results += _one_batch(url, calls[start : start + RPC_BATCH_LIMIT], timeout)
+    return results
+
+
+def _one_batch(url: str, calls: list[tuple[str, list[object]]], timeout: float) -> list[object]:
     body = [
         {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
         for i, (method, params) in enumerate(calls)
     ]
-    answers = _CLIENT.post(url, json=body, timeout=timeout).json() if body else []
+    answers = _CLIENT.post(url, json=body, timeout=timeout).json()
+    if not isinstance(answers, list):  # the whole batch was refused
+        raise RuntimeError(json.dumps(answers.get("error", answers)))
     by_id = {answer["id"]: answer for answer in answers}
     if any("error" in answer for answer in answers):
         raise RuntimeError(json.dumps([a["error"] for a in answers if "error" in a][:3]))
