@@ -18,6 +18,7 @@ from ledger.cli.common import (
     PasswordFile,
     RpcUrl,
     SignerAlias,
+    checked_address,
     console,
     emit,
     friendly_errors,
@@ -64,15 +65,14 @@ def deploy(
     resumes where it stopped. A deployment made before a contract existed (the PaymentRouter)
     gets it added: run it signed (--as) by the city's admin.
     """
-    if not is_address(admin):
-        raise ValueError(f"--admin {admin!r} is not an address")
+    admin_address = checked_address(admin, "an address for --admin")
     config = settings(rpc_url, network, deployments_dir)
     grants: dict[Role, list[tuple[str, int]]] = {}
     for text in grant or []:
         role, address, delay = parse_grant(text)
         grants.setdefault(role, []).append((address, delay))
     deployer = load_signer(signer, keystore_dir, password_file)
-    plan = DeployPlan(network, to_checksum_address(admin), mint_limit, grants)
+    plan = DeployPlan(network, admin_address, mint_limit, grants)
     chain = Chain(config.rpc_url, chain_id=config.chain_id)
     manifest = deploy_city(chain, deployer, plan, config.deployment_file)
     if json_output:

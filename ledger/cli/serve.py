@@ -31,6 +31,7 @@ from ledger.cli.common import (
     Network,
     RpcUrl,
     StateDir,
+    checked_address,
     console,
     emit,
     friendly_errors,
@@ -163,19 +164,16 @@ def create_key(
     json_output: JsonOutput = False,
 ) -> None:
     """Create an API key; it is printed once and only its digest is stored."""
-    from eth_utils import is_address, to_checksum_address
-
     from api.core import scopes as scope_names
 
     if (merchant is None) == (service is None):
         raise ValueError("give either --merchant ADDRESS or --service NAME")
     if merchant is not None:
-        if not is_address(merchant):
-            raise ValueError(f"{merchant!r} is not an address")
+        address = checked_address(merchant, "an address for --merchant")
         granted = scope_names.parse_scopes(scopes) if scopes else scope_names.MERCHANT_DEFAULT
         if scope_names.ADMIN in granted:
             raise ValueError("a merchant key cannot hold the admin scope")
-        kind, address, name = "merchant", to_checksum_address(merchant), label or "merchant"
+        kind, name = "merchant", label or "merchant"
     else:
         if not scopes:
             raise ValueError("a service key needs --scopes (e.g. reports:read)")

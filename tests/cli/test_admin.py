@@ -192,3 +192,7 @@ def test_deploy_command_with_a_keystore_signer(
     bad = runner.invoke(app, [*args[:-1], "--grant", "treasury=nobody"])
     assert bad.exit_code == 1
     assert "ROLE=ADDRESS" in bad.output
+    admin_at = args.index("--admin") + 1
+    no_admin = runner.invoke(app, [*args[:admin_at], "0x1234", *args[admin_at + 1 :]])
+    assert no_admin.exit_code == 1
+    assert "'0x1234' is not an address for --admin" in no_admin.output
