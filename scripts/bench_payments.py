@@ -11,6 +11,10 @@ payment is one transaction and needs no permit). Amounts are the reference distr
 1. Node, raw: N pre-signed ``PaymentRouter.pay`` transactions (resident → merchant) flooded
    over JSON-RPC batches (25 a request) from 8 threads; tx/s from the first send to the block
    holding the last one, and submit → block latency (new blocks are watched as they come).
+   Then N pre-signed ``PaymentRouter.payFor`` transactions: what the API sends for a
+   payment (the payment operator's account, each payer's EIP-712 Pay authorization), flooded
+   from one thread to keep the operator's nonces in order. The targets compare with ``pay``;
+   this row shows how much of the gap is the relayed form itself.
 2. API path, webhooks on: the indexer follows the head in a thread (``Indexer.follow``); the
    API (``api.main.create_app`` on uvicorn, in a process of its own unless --api-in-thread)
    runs its webhook worker; each merchant registers an endpoint on a local receiver that
@@ -63,6 +67,7 @@ from web3.contract.contract import ContractFunction
 from api.migrations import upgrade as upgrade_api
 from api.models import WebhookOutbox
 from api.services import SERVICE_KEY_ENV
+from ledger.chain import FREE_GAS_CALL_LIMIT
 from ledger.indexer.db import make_engine
 from ledger.indexer.db import upgrade as upgrade_index
 from ledger.indexer.load import read_cursor
@@ -219,16 +224,18 @@ def run(config: Config) -> list[Row]:
             residents = city.people[config.merchants : config.merchants + config.residents]
             rng = random.Random(config.seed)
             raw_plan = _purchases(rng, config, config.payments)
+            relayed_plan = _purchases(rng, config, config.payments)
             warm_plan = _purchases(rng, config, 2 * config.merchants)
             api_plan = _purchases(rng, config, config.payments)
             _step("registering and funding the residents and merchants")
-            _populate(city, residents, merchants, raw_plan + warm_plan + api_plan)
+            _populate(city, residents, merchants, raw_plan + relayed_plan + warm_plan + api_plan)
 
             _step(f"node, raw: flooding {len(raw_plan):,} pre-signed PaymentRouter.pay")
             assert node.process is not None
             processes = {"node": node.process.pid, "bench": os.getpid()}
             raw = _raw_flood(city, residents, merchants, raw_plan, processes)
-            rows = [raw]
+            _step(f"node, raw: flooding {len(relayed_plan):,} pre-signed PaymentRouter.payFor")
+            rows = [raw, _relayed_flood(city, residents, merchants, relayed_plan, processes, raw)]
             rows += _api_path(
                 city, residents, merchants, warm_plan, api_plan, config, root, raw, processes
             )
@@ -264,7 +271,12 @@ def _purchases(rng: random.Random, config: Config, count: int) -> list[Purchase]
     return plan
 
 
-def _presign(city: TestCity, calls: Sequence[tuple[LocalAccount, ContractFunction]]) -> list[str]:
+def _presign(
+    city: TestCity,
+    calls: Sequence[tuple[LocalAccount, ContractFunction]],
+    *,
+    gas: int = SETUP_GAS,
+) -> list[str]:
     """Each call signed by its signer with consecutive nonces (free gas, fixed gas limit)."""
     w3 = city.city.chain.w3
     nonces: dict[str, int] = {}
@@ -275,7 +287,7 @@ def _presign(city: TestCity, calls: Sequence[tuple[LocalAccount, ContractFunctio
         params: Any = {
             "from": signer.address,
             "nonce": nonces[signer.address],
-            "gas": SETUP_GAS,
+            "gas": gas,
             "maxFeePerGas": 0,
             "maxPriorityFeePerGas": 0,
             "chainId": city.city.chain.chain_id,
@@ -385,8 +397,53 @@ def _raw_flood(
     )
 
 
-def _flood(url: str, raws: list[str]) -> tuple[float, list[float], int]:
-    """Send ``raws`` from 8 threads while a watcher reads each new block's transactions;
+def _relayed_flood(
+    city: TestCity,
+    residents: list[LocalAccount],
+    merchants: list[LocalAccount],
+    plan: list[Purchase],
+    processes: dict[str, int],
+    raw: Row,
+) -> Row:
+    """The transaction the API sends for a payment, without the API: ``payFor`` signed by the
+    payment operator (one account, so one submitting thread keeps its nonces in order) with
+    each payer's EIP-712 Pay authorization. Next to the ``pay`` row it shows what the relayed
+    form costs the node by itself."""
+    assert raw.rate is not None
+    router = city.city.payments
+    operator = city.payment_operator
+    valid_until = int(time.time()) + 3_600
+    calls: list[tuple[LocalAccount, ContractFunction]] = []
+    for purchase in plan:
+        payer = residents[purchase.resident]
+        order = Order.new(merchants[purchase.merchant].address, purchase.amount, valid_until)
+        signature = router.sign_pay(payer, order.ref, valid_until)
+        function = router.contract.functions.payFor(
+            payer.address, order.as_tuple(), valid_until, signature, 0, 0, bytes(32), bytes(32)
+        )
+        calls.append((operator, function))
+    raws = _presign(city, calls, gas=FREE_GAS_CALL_LIMIT)  # the limit the API's sends carry
+    meter = CpuMeter(processes)
+    seconds, latencies, blocks = _flood(city.url, raws, threads=1)
+    cpu = meter.per(len(raws))
+    rate = len(raws) / seconds
+    return Row(
+        f"node, raw: pre-signed PaymentRouter.payFor (operator, 1 thread, {PER_REQUEST}/batch)",
+        len(raws),
+        rate,
+        "tx/s",
+        _percentile(latencies, 0.5) * 1000,
+        _percentile(latencies, 0.95) * 1000,
+        ratio=rate / raw.rate,
+        note=f"{blocks} blocks; what the API sends for a payment, without the API",
+        cpu_ms=cpu,
+    )
+
+
+def _flood(
+    url: str, raws: list[str], *, threads: int = FLOOD_THREADS
+) -> tuple[float, list[float], int]:
+    """Send ``raws`` from ``threads`` threads while a watcher reads each new block's transactions;
     returns the seconds to the block of the last one, each one's submit → block seconds, and
     the blocks used. Every receipt is checked (status 1) afterwards."""
     submitted: dict[str, float] = {}
@@ -429,7 +486,7 @@ def _flood(url: str, raws: list[str]) -> tuple[float, list[float], int]:
     watcher = threading.Thread(target=watch, daemon=True)
     started = time.perf_counter()
     watcher.start()
-    with ThreadPoolExecutor(FLOOD_THREADS) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         list(pool.map(submit, chunks))
     done.set()
     watcher.join()
@@ -941,7 +998,7 @@ def _print(rows: list[Row], config: Config, elapsed: float) -> None:
             notes.append(f"CPU ms per payment: {spent}")
         if notes:
             console.print(f"[dim]{row.what.strip()}: {'; '.join(notes)}[/dim]")
-    paid = rows[1].rate or 0.0
+    paid = next((row.rate for row in rows if row.target == API_TARGET), None) or 0.0
     console.print(
         f"[dim]{config.residents} residents, {config.merchants} merchants; block period "
         f"{BLOCK_PERIOD} s; indexer and webhook worker poll every {POLL_INTERVAL} s; API "
