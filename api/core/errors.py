@@ -143,18 +143,18 @@ def _plain(value: Any) -> Any:
 def error_response(exc: BaseException) -> JSONResponse:
     status, body, headers = error_of(exc)
     if status >= 500:
-        log.error("request failed", error=type(exc).__name__, detail=body.detail)
+        log.error("request_failed", error=type(exc).__name__, detail=body.detail)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
 def install_handlers(app: FastAPI) -> None:
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, ApiError | StarletteHTTPException | RequestValidationError):
-            log.warning("ledger error", path=request.url.path, error=type(exc).__name__)
+            log.warning("ledger_error", path=request.url.path, error=type(exc).__name__)
         return error_response(exc)
 
     async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", path=request.url.path)
+        log.exception("unhandled_error", path=request.url.path)
         return error_response(exc)
 
     for kind in (

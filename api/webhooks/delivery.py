@@ -154,7 +154,7 @@ class Deliverer:
                 )
                 if not attempt.ok:
                     log.info(
-                        "webhook delivery failed",
+                        "webhook_delivery_failed",
                         event_id=attempt.due.event_id,
                         attempt=number,
                         error=attempt.error,

@@ -73,7 +73,7 @@ class Scanner:
             session.add(cursor)
             session.commit()
         if written:
-            log.info("webhook events queued", count=written, block=end)
+            log.info("webhook_events_queued", count=written, block=end)
         return written
 
     def _scan_logs(
@@ -102,7 +102,9 @@ class Scanner:
                 args = json.loads(event.args)
                 merchant = str(args["merchant"])
             except (ValueError, KeyError, TypeError):
-                log.warning("unreadable event args", tx=event.tx_hash, log_index=event.log_index)
+                log.warning(
+                    "webhook_event_args_unreadable", tx=event.tx_hash, log_index=event.log_index
+                )
                 continue
             targets = [
                 e

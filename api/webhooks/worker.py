@@ -49,7 +49,7 @@ class WebhookWorker:
                 try:
                     await self.tick(client)
                 except Exception:
-                    log.exception("webhook worker tick failed")
+                    log.exception("webhook_worker_tick_failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.webhook_poll_interval)
 
