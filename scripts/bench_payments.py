@@ -353,47 +353,27 @@ def _raw_flood(
     processes: dict[str, int],
 ) -> Row:
     router = city.city.payments
-    w3 = city.city.chain.w3
     valid_until = int(time.time()) + 3_600
     orders = [Order.new(merchants[p.merchant].address, p.amount, valid_until) for p in plan]
     payers = [residents[p.resident] for p in plan]
-    gas = 2 * w3.eth.estimate_gas(
+    gas = 2 * city.city.chain.w3.eth.estimate_gas(
         {
             "from": payers[0].address,
             "to": router.address,
             "data": router.contract.encode_abi("pay", args=[orders[0].as_tuple()]),
         }
     )
-    nonces: dict[str, int] = {
-        r.address: w3.eth.get_transaction_count(r.address, "pending") for r in residents
-    }
-    raws = []
-    for payer, order in zip(payers, orders, strict=True):
-        params: Any = {
-            "from": payer.address,
-            "nonce": nonces[payer.address],
-            "gas": gas,
-            "maxFeePerGas": 0,
-            "maxPriorityFeePerGas": 0,
-            "chainId": city.city.chain.chain_id,
-        }
-        tx: Any = router.contract.functions.pay(order.as_tuple()).build_transaction(params)
-        nonces[payer.address] += 1
-        raws.append("0x" + bytes(payer.sign_transaction(tx).raw_transaction).hex())
-    meter = CpuMeter(processes)
-    seconds, latencies, blocks = _flood(city.url, raws)
-    cpu = meter.per(len(raws))
-    rate = len(raws) / seconds
-    return Row(
+    calls = [
+        (payer, router.contract.functions.pay(order.as_tuple()))
+        for payer, order in zip(payers, orders, strict=True)
+    ]
+    return _flood_row(
         f"node, raw: pre-signed PaymentRouter.pay ({FLOOD_THREADS} threads, {PER_REQUEST}/batch)",
-        len(raws),
-        rate,
-        "tx/s",
-        _percentile(latencies, 0.5) * 1000,
-        _percentile(latencies, 0.95) * 1000,
-        ratio=1.0,
-        note=f"{blocks} blocks; submit → block (open loop, queueing included)",
-        cpu_ms=cpu,
+        city,
+        _presign(city, calls, gas=gas),
+        processes,
+        threads=FLOOD_THREADS,
+        note="submit → block (open loop, queueing included)",
     )
 
 
@@ -409,7 +389,6 @@ def _relayed_flood(
     payment operator (one account, so one submitting thread keeps its nonces in order) with
     each payer's EIP-712 Pay authorization. Next to the ``pay`` row it shows what the relayed
     form costs the node by itself."""
-    assert raw.rate is not None
     router = city.city.payments
     operator = city.payment_operator
     valid_until = int(time.time()) + 3_600
@@ -422,21 +401,42 @@ def _relayed_flood(
             payer.address, order.as_tuple(), valid_until, signature, 0, 0, bytes(32), bytes(32)
         )
         calls.append((operator, function))
-    raws = _presign(city, calls, gas=FREE_GAS_CALL_LIMIT)  # the limit the API's sends carry
+    return _flood_row(
+        f"node, raw: pre-signed PaymentRouter.payFor (operator, 1 thread, {PER_REQUEST}/batch)",
+        city,
+        _presign(city, calls, gas=FREE_GAS_CALL_LIMIT),  # the limit the API's sends carry
+        processes,
+        threads=1,
+        note="what the API sends for a payment, without the API",
+        reference=raw,
+    )
+
+
+def _flood_row(
+    what: str,
+    city: TestCity,
+    raws: list[str],
+    processes: dict[str, int],
+    *,
+    threads: int,
+    note: str,
+    reference: Row | None = None,
+) -> Row:
+    """Flood ``raws`` (see :func:`_flood`) and measure it; the ratio is to ``reference``'s
+    rate (1.0 without one: this row is the reference)."""
     meter = CpuMeter(processes)
-    seconds, latencies, blocks = _flood(city.url, raws, threads=1)
-    cpu = meter.per(len(raws))
+    seconds, latencies, blocks = _flood(city.url, raws, threads=threads)
     rate = len(raws) / seconds
     return Row(
-        f"node, raw: pre-signed PaymentRouter.payFor (operator, 1 thread, {PER_REQUEST}/batch)",
+        what,
         len(raws),
         rate,
         "tx/s",
         _percentile(latencies, 0.5) * 1000,
         _percentile(latencies, 0.95) * 1000,
-        ratio=rate / raw.rate,
-        note=f"{blocks} blocks; what the API sends for a payment, without the API",
-        cpu_ms=cpu,
+        ratio=1.0 if reference is None or reference.rate is None else rate / reference.rate,
+        note=f"{blocks} blocks; {note}",
+        cpu_ms=meter.per(len(raws)),
     )
 
 
