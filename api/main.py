@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from api.core.config import Settings
 from api.core.errors import COMMON_ERRORS, install_handlers
@@ -63,7 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if task is not None:
                 await task
 
-    app = FastAPI(
+    # The same app as FastAPI(...), with /docs and /redoc served from files in the package
+    # (FastAPI's own pages load Swagger UI and ReDoc from a CDN).
+    app = FastAPIOffline(
         title="CityLedger API",
         version="1.0.0",
         description=DESCRIPTION,
