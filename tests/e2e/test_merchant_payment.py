@@ -63,17 +63,19 @@ def following(world: World) -> Iterator[Indexer]:
 
 
 @pytest.fixture(scope="module")
-def api(world: World, following: Indexer) -> Iterator[ApiServer]:
-    server = ApiServer(world.settings(**FAST_WEBHOOKS)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def receiver() -> Iterator[WebhookReceiver]:
     hooks = WebhookReceiver()
     yield hooks
     hooks.stop()
+
+
+@pytest.fixture(scope="module")
+def api(world: World, following: Indexer, receiver: WebhookReceiver) -> Iterator[ApiServer]:
+    """Needs the receiver so that it stops after the API: with the receiver gone first, the
+    API's webhook worker would log failed deliveries during teardown."""
+    server = ApiServer(world.settings(**FAST_WEBHOOKS)).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
