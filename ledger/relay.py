@@ -1,7 +1,9 @@
 """Relaying transactions that residents and merchants signed themselves (non-custodial).
 
 A relayer never holds their keys: it decodes the signed bytes, checks them against a policy
-(who signed, which contract, which function, which chain) and passes them on unchanged.
+(who signed, which contract, which function, which chain) and passes them on unchanged. For
+the authorizations a contract checks itself (an EIP-712 Pay, Ballot or Vote), it checks the
+signer first, so that a bad signature costs no transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import rlp
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_utils import function_abi_to_4byte_selector, keccak, to_checksum_address
 from hexbytes import HexBytes
@@ -104,6 +107,18 @@ def selectors(abi: Iterable[Mapping[str, Any]], names: Iterable[str]) -> dict[by
     if missing:
         raise RelayError(f"the ABI has no function(s) {', '.join(sorted(missing))}")
     return found
+
+
+def typed_data_signer(typed: Mapping[str, Any], signature: bytes) -> str | None:
+    """Who signed the EIP-712 message ``typed`` (checksummed), or None for a signature that is
+    not one (malformed ones raise from several layers of eth-keys)."""
+    try:
+        signer: str = Account.recover_message(
+            encode_typed_data(full_message=dict(typed)), signature=signature
+        )
+    except Exception:
+        return None
+    return signer
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from api.relaying import PENDING
 from api.schemas import PayForRequest, RawTransaction, RelayResult
 from ledger.contracts.token import Permit
 from ledger.payments.orders import Order, pay_typed_data
+from ledger.relay import typed_data_signer
 
 router = APIRouter(prefix="/relay", tags=["relay"])
 
@@ -104,17 +105,8 @@ def _check_authorization(
     router: str, chain_id: int, payer: str, order: Order, body: PayForRequest
 ) -> None:
     """Refuse a Pay signature that is not the payer's before anything is sent."""
-    from eth_account import Account
-    from eth_account.messages import encode_typed_data
-
     typed = pay_typed_data(router, chain_id, payer, order.ref, body.deadline)
-    try:
-        signer = Account.recover_message(
-            encode_typed_data(full_message=typed), signature=bytes.fromhex(body.signature[2:])
-        )
-    except Exception:  # malformed signatures raise from several layers of eth-keys
-        signer = None
-    if signer != payer:
+    if typed_data_signer(typed, bytes.fromhex(body.signature[2:])) != payer:
         raise ApiError(
             422,
             "invalid_pay_signature",

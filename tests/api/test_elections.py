@@ -32,8 +32,8 @@ from typer.testing import CliRunner
 
 from api.core import scopes
 from api.core.errors import ApiError
+from api.elections.casting import submit_cast
 from api.idempotency import REPLAY_HEADER
-from api.routes.elections import _submit
 from api.schemas import MAX_BALLOT_BYTES
 from api.services import Services
 from ledger.city import City
@@ -931,7 +931,7 @@ def test_a_cast_the_contract_refuses_costs_nothing(
     ballot = votes.ballot(voter, votes.closed, [0])
     signature = votes.city.elections.sign_ballot(voter, votes.closed, ballot, deadline)
     with pytest.raises(ApiError) as refused:
-        _submit(
+        submit_cast(
             services,
             "castBallotFor",
             voter.address,
@@ -945,7 +945,7 @@ def test_a_cast_the_contract_refuses_costs_nothing(
     ballot = votes.ballot(voter, votes.secret, [0])
     stale = votes.city.elections.sign_ballot(voter, votes.secret, ballot, deadline, sequence=9)
     with pytest.raises(ContractRevertError) as reverted:
-        _submit(
+        submit_cast(
             services, "castBallotFor", voter.address, votes.secret, ballot, proof, deadline, stale
         )
     assert reverted.value.error == "ElectionsInvalidSignature"

@@ -9,12 +9,14 @@ from eth_account import Account
 from eth_utils import keccak
 
 from ledger.contracts.base import city_artifact
+from ledger.payments.orders import pay_typed_data
 from ledger.relay import (
     RelayError,
     RelayPolicy,
     RelaySignerError,
     decode_signed_transaction,
     selectors,
+    typed_data_signer,
 )
 
 CHAIN_ID = 44051
@@ -105,3 +107,21 @@ def test_selectors_from_an_abi() -> None:
     assert selectors(abi, ["transfer", "approve"]) == {TRANSFER: "transfer", APPROVE: "approve"}
     with pytest.raises(RelayError, match="no function"):
         selectors(abi, ["fly"])
+
+
+def test_typed_data_signer_names_the_signer_of_exactly_that_message() -> None:
+    ref = keccak(text="invoice")
+    typed = pay_typed_data(ROUTER, CHAIN_ID, ALICE.address, ref, 1_000)
+    signature = bytes(Account.sign_typed_data(ALICE.key, full_message=typed).signature)
+
+    assert typed_data_signer(typed, signature) == ALICE.address
+    later = pay_typed_data(ROUTER, CHAIN_ID, ALICE.address, ref, 1_001)
+    assert typed_data_signer(later, signature) not in (None, ALICE.address)
+    other_chain = pay_typed_data(ROUTER, CHAIN_ID + 1, ALICE.address, ref, 1_000)
+    assert typed_data_signer(other_chain, signature) != ALICE.address
+
+
+@pytest.mark.parametrize("signature", [b"", b"\x01" * 10, b"\x00" * 65, b"\xff" * 65])
+def test_typed_data_signer_is_none_for_what_is_not_a_signature(signature: bytes) -> None:
+    typed = pay_typed_data(ROUTER, CHAIN_ID, BOB.address, keccak(text="x"), 1)
+    assert typed_data_signer(typed, signature) is None
