@@ -281,7 +281,10 @@ class Chain:
         return receipt
 
     def _failure(self, receipt: TxReceipt) -> Exception:
-        """Replay a failed transaction at its block to recover the revert reason."""
+        """Replay a failed transaction to recover the revert reason: on the state before its
+        block, then on the state after it. The second look explains a transaction that an
+        earlier one of the same block made fail (two payments of one invoice, or of one
+        balance), which passes on the state before."""
         with self.rpc_errors():
             tx = self.w3.eth.get_transaction(receipt["transactionHash"])
         replay: TxParams = {
@@ -290,11 +293,12 @@ class Chain:
             "data": tx["input"],
             "value": tx["value"],
         }
-        try:
-            with self.rpc_errors():
-                self.w3.eth.call(replay, receipt["blockNumber"] - 1)
-        except Exception as exc:  # the replay's revert is the best explanation we have
-            return exc
+        for block in (receipt["blockNumber"] - 1, receipt["blockNumber"]):
+            try:
+                with self.rpc_errors():
+                    self.w3.eth.call(replay, block)
+            except Exception as exc:  # the replay's revert is the best explanation we have
+                return exc
         return TransactionFailedError(
             f"transaction {receipt['transactionHash'].to_0x_hex()} failed (status 0)"
         )

@@ -1,19 +1,51 @@
 """A merchant's day end to end on the real chain, indexer and API: an invoice paid with
 wallet-signed transactions relayed by the API, read back from the index; a refund and a
-redemption relayed for the merchant; a cancelled invoice; a relayed payFor; the report."""
+redemption relayed for the merchant; a cancelled invoice; a relayed payFor; the report;
+two payers racing for one invoice."""
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
+from eth_account.signers.local import LocalAccount
+
+from ledger.contracts.payments import PaymentRouter
 from ledger.payments.orders import parse_pay_uri
 from tests.api.helpers import ApiServer, World, sign_in, signed
 
 
 def _day(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, ZoneInfo("Asia/Seoul")).date().isoformat()
+
+
+def _pay_for_body(router: PaymentRouter, payer: LocalAccount, invoice: dict[str, Any]) -> Any:
+    """``POST /relay/pay``'s body: the payer's Pay authorization and permit for ``invoice``."""
+    order = parse_pay_uri(invoice["payment_uri"]).order
+    deadline = int(time.time()) + 600
+    signature = router.sign_pay(payer, order.ref, deadline)
+    permit = router.sign_permit(payer, order)
+    return {
+        "order": {
+            "merchant": order.merchant,
+            "amount": order.amount,
+            "valid_until": order.valid_until,
+            "salt": "0x" + order.salt.hex(),
+        },
+        "payer": payer.address,
+        "deadline": deadline,
+        "signature": "0x" + signature.hex(),
+        "permit": {
+            "deadline": permit.deadline,
+            "v": permit.v,
+            "r": "0x" + permit.r.hex(),
+            "s": "0x" + permit.s.hex(),
+        },
+    }
 
 
 def test_invoice_paid_refunded_redeemed_reported(world: World, api: ApiServer) -> None:
@@ -117,27 +149,8 @@ def test_pay_for_with_permit_and_settlement(world: World, api: ApiServer) -> Non
     world.index()
     with api.client(world.key(merchant)) as shop, api.client() as anonymous:
         invoice = shop.post("/invoices", json={"amount": 25_000}).json()
-        order = parse_pay_uri(invoice["payment_uri"]).order
-        deadline = int(time.time()) + 600
-        signature = router.sign_pay(resident, order.ref, deadline)
-        permit = router.sign_permit(resident, order)
-        body = {
-            "order": {
-                "merchant": order.merchant,
-                "amount": order.amount,
-                "valid_until": order.valid_until,
-                "salt": "0x" + order.salt.hex(),
-            },
-            "payer": resident.address,
-            "deadline": deadline,
-            "signature": "0x" + signature.hex(),
-            "permit": {
-                "deadline": permit.deadline,
-                "v": permit.v,
-                "r": "0x" + permit.r.hex(),
-                "s": "0x" + permit.s.hex(),
-            },
-        }
+        body = _pay_for_body(router, resident, invoice)
+        deadline = body["deadline"]
         with api.client(sign_in(anonymous, resident)) as wallet:
             paid = wallet.post("/relay/pay", json=body)
             assert paid.status_code == 201, paid.text
@@ -171,3 +184,38 @@ def test_pay_for_with_permit_and_settlement(world: World, api: ApiServer) -> Non
         confirmed = shop.get(f"/settlements/{redemption['id']}").json()
         assert confirmed["status"] == "confirmed"
         assert confirmed["settlement_ref"] is not None
+
+
+def test_two_payers_racing_for_one_invoice(world: World, api: ApiServer) -> None:
+    """Two residents relay a payment of one invoice at once: one pays, the other is refused
+    with the contract's own error, and the merchant is paid once. (The loser is refused by its
+    dry run or fails mined; both sealed into one block, which this suite's instantly sealing
+    node does not do, is tests/ledger/test_chain.py's case.)"""
+    city = world.city
+    router = city.city.payments
+    merchant, payers = world.merchant_a, (world.resident_1, world.resident_2)
+    token = city.city.token
+    world.index()
+    with api.client(world.key(merchant)) as shop, api.client() as anonymous:
+        invoice = shop.post("/invoices", json={"amount": 7_000}).json()
+        tokens = [sign_in(anonymous, payer) for payer in payers]
+        bodies = [_pay_for_body(router, payer, invoice) for payer in payers]
+        received_before = token.balance_of(merchant.address)
+
+        def relay(index: int) -> httpx.Response:
+            with api.client(tokens[index]) as wallet:
+                return wallet.post("/relay/pay", json=bodies[index])
+
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(relay, range(2)))
+
+        assert sorted(a.status_code for a in answers) == [201, 422], [a.text for a in answers]
+        winner = next(i for i, a in enumerate(answers) if a.status_code == 201)
+        refused = answers[1 - winner].json()
+        assert refused["code"] == "PaymentRouterInvoicePaid", refused
+        assert refused["error_args"] == {"invoiceRef": invoice["ref"]}
+        world.index()
+        paid = shop.get(f"/invoices/{invoice['ref']}").json()
+        assert (paid["status"], paid["payer"]) == ("paid", payers[winner].address)
+        merchant_amount = router.quote(merchant.address, 7_000).merchant_amount
+        assert token.balance_of(merchant.address) == received_before + merchant_amount

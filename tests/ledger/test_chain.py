@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain import Chain
@@ -121,3 +122,48 @@ def test_a_nonce_pending_for_another_sender_is_read_again(
     assert receipt["status"] == 1
     assert second.wait(pending)["status"] == 1
     assert first.w3.eth.get_transaction_count(sender.address) == 3
+
+
+def test_a_transaction_failed_by_an_earlier_one_of_its_block_gets_its_reason(
+    node_factory: Callable[..., NodeProcess], tmp_path: Path, accounts: list[LocalAccount]
+) -> None:
+    """Two transfers of one whole balance sealed into one block: the second fails because of
+    the first, so replaying it on the state before the block passes; the reason comes from
+    the state after it (as for two payments of one invoice racing into one block)."""
+    write_genesis(tmp_path / "genesis.json", accounts)
+    node = node_factory(tmp_path / "genesis.json", "--block-period", "2")
+    chain = Chain(node.url, chain_id=44051, errors=default_table((FIXTURES,)))
+    owner, spender, payee = accounts[5], accounts[6], accounts[7].address
+    token_artifact = load_artifact("BenchToken", FIXTURES)
+    deployed = chain.transact(
+        owner, data=token_artifact.bytecode + abi_encode(["uint256"], [1_000])
+    )
+    token = chain.contract(str(deployed["contractAddress"]), token_artifact.abi)
+    chain.transact(owner, token.functions.transfer(spender.address, 10))  # a block was just sealed
+    nonce = chain.w3.eth.get_transaction_count(spender.address)
+    raws = [
+        spender.sign_transaction(
+            token.functions.transfer(payee, 10).build_transaction(
+                {
+                    "from": spender.address,
+                    "nonce": nonce + offset,
+                    "gas": 100_000,
+                    "maxFeePerGas": 0,
+                    "maxPriorityFeePerGas": 0,
+                    "chainId": 44051,
+                }
+            )
+        ).raw_transaction
+        for offset in (0, 1)
+    ]
+    first, second = (chain.send_raw(bytes(raw)) for raw in raws)
+
+    with pytest.raises(ContractRevertError) as caught:
+        chain.wait(second)
+
+    mined = chain.wait(first)
+    failed = chain.w3.eth.get_transaction_receipt(second)
+    assert failed["blockNumber"] == mined["blockNumber"], "the scenario needs one block"
+    assert caught.value.error == "ERC20InsufficientBalance"
+    assert caught.value.error_args["sender"] == spender.address
+    assert chain.call(token.functions.balanceOf(payee)) == 10
