@@ -33,9 +33,11 @@ from api.migrations import upgrade as upgrade_api
 from api.models import ApiKey
 from api.services import SERVICE_KEY_ENV
 from api.webhooks.verify import SIGNATURE_HEADER, WebhookSignatureError, verify_signature
+from ledger.contracts.payments import PaymentRouter
 from ledger.indexer.db import make_engine
 from ledger.indexer.db import upgrade as upgrade_index
 from ledger.indexer.runner import Indexer, RunStats
+from ledger.payments.orders import parse_pay_uri
 from ledger.types import AccountKind
 from tests.support.city import TestCity
 from tests.support.processes import free_port
@@ -235,6 +237,32 @@ def signed(
     }
     tx: dict[str, Any] = dict(function.build_transaction(params))  # type: ignore[arg-type]
     return "0x" + bytes(account.sign_transaction(tx).raw_transaction).hex()
+
+
+def pay_for_body(
+    router: PaymentRouter, payer: LocalAccount, invoice: dict[str, Any], deadline: int
+) -> dict[str, Any]:
+    """``POST /relay/pay``'s body: the payer's Pay authorization and permit for ``invoice``
+    (as the API returned it)."""
+    order = parse_pay_uri(invoice["payment_uri"]).order
+    permit = router.sign_permit(payer, order)
+    return {
+        "order": {
+            "merchant": order.merchant,
+            "amount": order.amount,
+            "valid_until": order.valid_until,
+            "salt": "0x" + order.salt.hex(),
+        },
+        "payer": payer.address,
+        "deadline": deadline,
+        "signature": "0x" + router.sign_pay(payer, order.ref, deadline).hex(),
+        "permit": {
+            "deadline": permit.deadline,
+            "v": permit.v,
+            "r": "0x" + permit.r.hex(),
+            "s": "0x" + permit.s.hex(),
+        },
+    }
 
 
 @dataclass

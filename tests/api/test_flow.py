@@ -8,44 +8,16 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from eth_account.signers.local import LocalAccount
 
-from ledger.contracts.payments import PaymentRouter
 from ledger.payments.orders import parse_pay_uri
-from tests.api.helpers import ApiServer, World, sign_in, signed
+from tests.api.helpers import ApiServer, World, pay_for_body, sign_in, signed
 
 
 def _day(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, ZoneInfo("Asia/Seoul")).date().isoformat()
-
-
-def _pay_for_body(router: PaymentRouter, payer: LocalAccount, invoice: dict[str, Any]) -> Any:
-    """``POST /relay/pay``'s body: the payer's Pay authorization and permit for ``invoice``."""
-    order = parse_pay_uri(invoice["payment_uri"]).order
-    deadline = int(time.time()) + 600
-    signature = router.sign_pay(payer, order.ref, deadline)
-    permit = router.sign_permit(payer, order)
-    return {
-        "order": {
-            "merchant": order.merchant,
-            "amount": order.amount,
-            "valid_until": order.valid_until,
-            "salt": "0x" + order.salt.hex(),
-        },
-        "payer": payer.address,
-        "deadline": deadline,
-        "signature": "0x" + signature.hex(),
-        "permit": {
-            "deadline": permit.deadline,
-            "v": permit.v,
-            "r": "0x" + permit.r.hex(),
-            "s": "0x" + permit.s.hex(),
-        },
-    }
 
 
 def test_invoice_paid_refunded_redeemed_reported(world: World, api: ApiServer) -> None:
@@ -149,8 +121,8 @@ def test_pay_for_with_permit_and_settlement(world: World, api: ApiServer) -> Non
     world.index()
     with api.client(world.key(merchant)) as shop, api.client() as anonymous:
         invoice = shop.post("/invoices", json={"amount": 25_000}).json()
-        body = _pay_for_body(router, resident, invoice)
-        deadline = body["deadline"]
+        deadline = int(time.time()) + 600
+        body = pay_for_body(router, resident, invoice, deadline)
         with api.client(sign_in(anonymous, resident)) as wallet:
             paid = wallet.post("/relay/pay", json=body)
             assert paid.status_code == 201, paid.text
@@ -199,7 +171,8 @@ def test_two_payers_racing_for_one_invoice(world: World, api: ApiServer) -> None
     with api.client(world.key(merchant)) as shop, api.client() as anonymous:
         invoice = shop.post("/invoices", json={"amount": 7_000}).json()
         tokens = [sign_in(anonymous, payer) for payer in payers]
-        bodies = [_pay_for_body(router, payer, invoice) for payer in payers]
+        deadline = int(time.time()) + 600
+        bodies = [pay_for_body(router, payer, invoice, deadline) for payer in payers]
         received_before = token.balance_of(merchant.address)
 
         def relay(index: int) -> httpx.Response:

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, func, select
 
 from ledger.indexer.models import Invoice
 from ledger.payments.orders import parse_pay_uri
-from tests.api.helpers import ApiServer, World, sign_in, signed
+from tests.api.helpers import ApiServer, World, pay_for_body, sign_in, signed
 
 CONCURRENCY = 50
 
@@ -150,24 +150,7 @@ def test_fifty_concurrent_relays_submit_once(world: World, api: ApiServer) -> No
     with api.client(world.key(merchant)) as shop:
         invoice = shop.post("/invoices", json={"amount": 2_000}).json()
     order = parse_pay_uri(invoice["payment_uri"]).order
-    permit = router.sign_permit(payer, order)
-    body = {
-        "order": {
-            "merchant": order.merchant,
-            "amount": order.amount,
-            "valid_until": order.valid_until,
-            "salt": "0x" + order.salt.hex(),
-        },
-        "payer": payer.address,
-        "deadline": 2**40,
-        "signature": "0x" + router.sign_pay(payer, order.ref, 2**40).hex(),
-        "permit": {
-            "deadline": permit.deadline,
-            "v": permit.v,
-            "r": "0x" + permit.r.hex(),
-            "s": "0x" + permit.s.hex(),
-        },
-    }
+    body = pay_for_body(router, payer, invoice, 2**40)
     nonce_before = w3.eth.get_transaction_count(world.service.address)
     headers = {**_key(), "Authorization": f"Bearer {bearer}"}
     answers = _at_once(
