@@ -57,6 +57,7 @@ class Scanner:
             for endpoint in endpoints:
                 by_merchant[endpoint.merchant].append(endpoint)
             cursor = session.get(WebhookCursor, CURSOR)
+            new = cursor is None
             if cursor is None:
                 last = min((e.scan_from_block for e in endpoints), default=head.block_number)
                 cursor = WebhookCursor(name=CURSOR, block_number=last)
@@ -68,9 +69,12 @@ class Scanner:
             if time.monotonic() - self._last_expiry_scan >= self.settings.expiry_scan_interval:
                 self._last_expiry_scan = time.monotonic()
                 written += self._scan_expiries(session, by_merchant, head)
-            cursor.block_number = max(cursor.block_number, end)
-            cursor.updated_at = utcnow()
-            session.add(cursor)
+            if new or end > cursor.block_number:
+                # Written only when it moves: an idle API would otherwise update this row
+                # every poll interval, forever.
+                cursor.block_number = max(cursor.block_number, end)
+                cursor.updated_at = utcnow()
+                session.add(cursor)
             session.commit()
         if written:
             log.info("webhook_events_queued", count=written, block=end)

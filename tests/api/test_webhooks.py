@@ -22,7 +22,9 @@ import httpx
 import pytest
 from sqlmodel import Session, col, select
 
-from api.models import WebhookOutbox
+from api.models import WebhookCursor, WebhookOutbox
+from api.services import Services
+from api.webhooks.scanner import CURSOR, Scanner
 from api.webhooks.verify import NoMatchingSignature, verify_signature
 from ledger.payments.orders import parse_pay_uri
 from tests.api.helpers import (
@@ -288,3 +290,31 @@ def test_endpoint_urls_are_checked(world: World, serve: Callable[..., ApiServer]
         assert ok.json()["secret"].startswith("whsec_")
         listed = shop.get("/webhooks").json()
         assert all("secret" not in e for e in listed)  # shown once, at creation
+
+
+def test_the_scan_cursor_is_written_when_it_moves_only(world: World) -> None:
+    """An idle API scans every poll interval; those scans write nothing (the cursor row was
+    updated on each, as long as the API ran)."""
+    settings = world.settings(**FAST)
+    scanner = Scanner(world.engine, settings, Services(settings))
+
+    def cursor() -> tuple[int, datetime]:
+        with Session(world.engine) as session:
+            row = session.get(WebhookCursor, CURSOR)
+            assert row is not None
+            return row.block_number, row.updated_at
+
+    world.index()
+    scanner.scan_once()
+    first = cursor()
+    for _ in range(3):
+        scanner.scan_once()
+        assert cursor() == first
+
+    city, ref = world.city, f"idle-{uuid.uuid4().hex[:16]}"
+    city.city.token.mint(city.treasury, world.resident_2.address, 1, ref)  # a new block
+    world.index()
+    scanner.scan_once()
+    moved = cursor()
+    assert moved[0] > first[0]
+    assert moved[1] > first[1]
