@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain import Chain
@@ -22,6 +21,7 @@ from ledger.exceptions import (
 )
 from tests.support.accounts import make_accounts, write_genesis
 from tests.support.processes import NodeProcess, free_port
+from tests.support.web3tx import deploy, sign_with_gas
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"
 PROBE = load_artifact("Probe", FIXTURES)
@@ -135,25 +135,13 @@ def test_a_transaction_failed_by_an_earlier_one_of_its_block_gets_its_reason(
     chain = Chain(node.url, chain_id=44051, errors=default_table((FIXTURES,)))
     owner, spender, payee = accounts[5], accounts[6], accounts[7].address
     token_artifact = load_artifact("BenchToken", FIXTURES)
-    deployed = chain.transact(
-        owner, data=token_artifact.bytecode + abi_encode(["uint256"], [1_000])
-    )
-    token = chain.contract(str(deployed["contractAddress"]), token_artifact.abi)
+    address = deploy(chain.w3, owner, token_artifact.abi, token_artifact.bytecode, 1_000)
+    token = chain.contract(address, token_artifact.abi)
     chain.transact(owner, token.functions.transfer(spender.address, 10))  # a block was just sealed
     nonce = chain.w3.eth.get_transaction_count(spender.address)
+    transfer = {"to": address, "data": token.encode_abi("transfer", args=[payee, 10])}
     raws = [
-        spender.sign_transaction(
-            token.functions.transfer(payee, 10).build_transaction(
-                {
-                    "from": spender.address,
-                    "nonce": nonce + offset,
-                    "gas": 100_000,
-                    "maxFeePerGas": 0,
-                    "maxPriorityFeePerGas": 0,
-                    "chainId": 44051,
-                }
-            )
-        ).raw_transaction
+        sign_with_gas(chain.w3, spender, transfer, gas=100_000, nonce=nonce + offset)
         for offset in (0, 1)
     ]
     first, second = (chain.send_raw(bytes(raw)) for raw in raws)
