@@ -34,13 +34,13 @@ class Services:
         """The deployment, connected (and verified) once; a failure is retried next time."""
         with self._lock:
             if self._city is None:
-                self._city = City.connect(self.settings.ledger_settings())
+                self._city = City.connect(self.settings.ledger)
             return self._city
 
     @cached_property
     def manifest(self) -> Manifest:
         """The deployment manifest (read once; no RPC needed)."""
-        return load_manifest(self.settings.ledger_settings().deployment_file)
+        return load_manifest(self.settings.ledger.deployment_file)
 
     @property
     def chain_id(self) -> int:

@@ -148,3 +148,12 @@ class InvalidKeyError(KeystoreError, ValueError):
 
 class PermissioningError(ChainError):
     """A node refused or failed an accounts-allowlist change."""
+
+
+class InputError(LedgerError, ValueError):
+    """A value given by a person or a program is malformed (an amount, a reference, a role,
+    an option that needs another); the message says what was expected."""
+
+
+class AddressError(InputError):
+    """Not an account address, or a mixed-case address whose EIP-55 checksum fails."""

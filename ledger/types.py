@@ -1,10 +1,16 @@
-"""Domain values: whole-won amounts, account kinds, and the 32-byte references on chain."""
+"""Domain values: addresses, whole-won amounts, account kinds, and the 32-byte references on
+chain, each with the one parser every front end uses."""
 
 from __future__ import annotations
 
 import re
 from enum import IntEnum
-from typing import NewType
+from typing import TYPE_CHECKING, NewType
+
+from ledger.exceptions import AddressError, InputError
+
+if TYPE_CHECKING:
+    from eth_typing import ChecksumAddress
 
 KRW = NewType("KRW", int)
 """An amount of the local currency in whole won (the token has 0 decimals: 1 token = 1 KRW)."""
@@ -33,7 +39,7 @@ class AccountKind(IntEnum):
         kind = cls.__members__.get(text.strip().upper().replace("-", "_"), cls.NONE)
         if kind is cls.NONE:
             names = ", ".join(k.label for k in cls if k)
-            raise ValueError(f"unknown account kind {text!r}; kinds are: {names}")
+            raise InputError(f"unknown account kind {text!r}; kinds are: {names}")
         return kind
 
 
@@ -55,14 +61,26 @@ class RedemptionStatus(IntEnum):
     REJECTED = 3
 
 
+def parse_address(text: str, what: str = "an address") -> ChecksumAddress:
+    """``text`` as a checksummed address. A mixed-case address must pass its EIP-55 checksum
+    (it was probably mistyped otherwise); all-lower or all-upper hex carries no checksum."""
+    from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+
+    if not (text[:2].lower() == "0x" and is_hex_address(text)):
+        raise AddressError(f"{text!r} is not {what}: expected 0x and 40 hex digits")
+    if text[2:] not in (text[2:].lower(), text[2:].upper()) and not is_checksum_address(text):
+        raise AddressError(f"{text} fails its checksum (mixed case): was it mistyped?")
+    return to_checksum_address(text)
+
+
 def parse_krw(text: str) -> KRW:
     """Read '12345', '12,345', '₩12,345' or '12,345원'; refuse fractions, signs and zero."""
     match = _AMOUNT.match(text.strip())
     if not match:
-        raise ValueError(f"{text!r} is not an amount in whole won (e.g. 12,345 or ₩12,345)")
+        raise InputError(f"{text!r} is not an amount in whole won (e.g. 12,345 or ₩12,345)")
     value = int(match.group(1).replace(",", ""))
     if value == 0:
-        raise ValueError("the amount must be at least ₩1")
+        raise InputError("the amount must be at least ₩1")
     return KRW(value)
 
 
@@ -80,7 +98,7 @@ def reference(text: str) -> bytes:
         return bytes.fromhex(text[2:])
     raw = text.encode()
     if not raw or len(raw) > 32:
-        raise ValueError(f"a reference is 1 to 32 bytes of text, got {len(raw)}: {text!r}")
+        raise InputError(f"a reference is 1 to 32 bytes of text, got {len(raw)}: {text!r}")
     return raw.ljust(32, b"\0")
 
 

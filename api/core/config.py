@@ -25,19 +25,15 @@ class Settings(BaseSettings):
     environment: Literal["development", "staging", "production"] = "development"
     api_prefix: str = "/api/v1"
     secret_key: str = Field(default=DEFAULT_SECRET, description="HS256 key of access tokens")
-    db_url: str | None = Field(
-        default=None, description="the index database the API shares (default: the ledger's)"
+    ledger: LedgerSettings = Field(
+        default_factory=LedgerSettings,
+        description="the chain, the deployment, the data dir and the index database the API "
+        "shares: the ledger's CITYLEDGER_* settings",
     )
-
-    # The chain; unset values fall back to the ledger's CITYLEDGER_* settings.
-    rpc_url: str | None = None
-    network: str | None = None
-    deployments_dir: Path | None = None
-
-    # Votes: the folder `cityledger election` publishes each vote's manifest and eligibility list
-    # to (<data-dir>/elections); unset, the ledger's CITYLEDGER_DATA_DIR/elections.
     elections_dir: Path | None = Field(
-        default=None, description="published vote files (default: <data dir>/elections)"
+        default=None,
+        description="published vote files (default: the ledger's, <data dir>/elections, where "
+        "`cityledger election` publishes them)",
     )
 
     # Service signer (PAYMENT_OPERATOR): a private key in $CITYLEDGER_API_SERVICE_KEY, or:
@@ -105,20 +101,8 @@ class Settings(BaseSettings):
 
     @property
     def database_url(self) -> str:
-        return self.db_url or self.ledger_settings().database_url
+        return self.ledger.database_url
 
     @property
     def elections_path(self) -> Path:
-        """Where the published vote files are: ``elections_dir``, else ``<data dir>/elections``
-        (the folder the ``cityledger election`` commands write to)."""
-        return self.elections_dir or self.ledger_settings().data_dir / "elections"
-
-    def ledger_settings(self) -> LedgerSettings:
-        overrides: dict[str, object] = {}
-        if self.rpc_url:
-            overrides["rpc_url"] = self.rpc_url
-        if self.network:
-            overrides["network"] = self.network
-        if self.deployments_dir:
-            overrides["deployments_dir"] = self.deployments_dir
-        return LedgerSettings(**overrides)  # type: ignore[arg-type]
+        return self.elections_dir or self.ledger.elections_dir

@@ -535,3 +535,8 @@ def _allow(staff: Staff, add: list[str], remove: tuple[str, ...] = ()) -> None:
     if remove:
         allowlists.remove(remove)
     console.print(f"node allowlists updated on {', '.join(allowlists.urls)}")
+
+
+def add_commands(root: typer.Typer) -> None:
+    """The ``cityledger.commands`` entry point of these commands."""
+    root.add_typer(app, name="admin")

@@ -82,3 +82,8 @@ def deploy(
     for name, entry in manifest.contracts.items():
         console.print(f"  {name:<17} {entry['address']}  (block {entry['block']})")
     console.print(f"manifest: {config.deployment_file}")
+
+
+def add_commands(root: typer.Typer) -> None:
+    """The ``cityledger.commands`` entry point of ``deploy``."""
+    root.command("deploy")(deploy)

@@ -455,3 +455,8 @@ def _print_report(report: AuditReport, elapsed: float) -> None:
         f"audit of election {report.election_id} {verdict} in {elapsed:.1f} s "
         f"(turnout {report.turnout}, void {report.void}, re-votes {report.superseded})"
     )
+
+
+def add_commands(root: typer.Typer) -> None:
+    """The ``cityledger.commands`` entry point of these commands."""
+    root.add_typer(app, name="election")

@@ -225,3 +225,8 @@ def reconcile(
         errors.print(f"[red]{len(report.differences)} difference(s)[/red]")
     if not report.ok:
         raise typer.Exit(code=1)
+
+
+def add_commands(root: typer.Typer) -> None:
+    """The ``cityledger.commands`` entry point of these commands."""
+    root.add_typer(app, name="index")

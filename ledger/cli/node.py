@@ -1,24 +1,24 @@
-"""``cityledger node``, ``up`` and ``genesis``: start the embedded chain."""
+"""``cityledger node`` and ``genesis``: start the embedded chain.
+
+This is the one module of the library (with the platform's ``cityledger up``, which reuses
+:func:`node_options` and :func:`run_node`) that imports :mod:`ledger.node`: everything else
+reaches a chain over JSON-RPC.
+"""
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-import httpx
-import structlog
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from ledger.exceptions import LedgerError
 from ledger.logging import LogFormat, configure_logging
 from ledger.node.config import GenesisConfig, NodeOptions
-from ledger.node.devnet import ADMIN_TOKEN_FILE, admin_token, init_devnet
 
 console = Console(stderr=True)
 
@@ -38,12 +38,12 @@ LogLevel = Annotated[str, typer.Option(help="debug, info, warning or error.")]
 LogFmt = Annotated[str, typer.Option("--log-format", help="console or json.")]
 
 
-def _fail(message: str) -> typer.Exit:
+def fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code=1)
 
 
-def _options(
+def node_options(
     genesis: GenesisConfig,
     data_dir: Path,
     host: str,
@@ -65,7 +65,7 @@ def _options(
     )
 
 
-def _run(
+def run_node(
     genesis: GenesisConfig, options: NodeOptions, on_stop: Callable[[], None] | None = None
 ) -> None:
     from ledger.node.node import Node
@@ -74,7 +74,7 @@ def _run(
     try:
         node = Node.open(genesis, options)
     except LedgerError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     serve(node, on_stop)
 
 
@@ -116,114 +116,16 @@ def node(
     try:
         genesis = GenesisConfig.load(genesis_file)
     except LedgerError as exc:
-        raise _fail(str(exc)) from None
-    options = _options(genesis, data_dir, host, port, block_period, max_batch, max_nonce_gap, fsync)
-    _run(
+        raise fail(str(exc)) from None
+    options = node_options(
+        genesis, data_dir, host, port, block_period, max_batch, max_nonce_gap, fsync
+    )
+    run_node(
         genesis,
         options.model_copy(
             update={"max_log_block_range": rpc_max_log_range, "max_clock_drift": max_clock_drift}
         ),
     )
-
-
-def up(
-    data_dir: DataDir = Path(".cityledger"),
-    host: Host = "127.0.0.1",
-    port: Port = 8545,
-    api_port: Annotated[
-        int, typer.Option(help="TCP port of the city API.", min=1, max=65535)
-    ] = 8000,
-    log_level: LogLevel = "info",
-) -> None:
-    """Run the platform with demo data: the embedded chain, the city's contracts, the indexer
-    and the city API, with a small demo district (residents, merchants, top-ups, a purchase,
-    an open invoice).
-
-    The first run creates a genesis, demo keystores and a deployment under DATA_DIR; later
-    runs reuse them. `source DATA_DIR/env` points the CLIs at this chain and API.
-    """
-    configure_logging(log_level, "console")
-    try:
-        genesis, accounts = init_devnet(data_dir)
-    except LedgerError as exc:
-        raise _fail(str(exc)) from None
-    table = Table(title=f"CityLedger dev chain {genesis.config.chain_id}", show_lines=False)
-    table.add_column("alias")
-    table.add_column("address")
-    for account in accounts:
-        table.add_row(account.alias, account.address)
-    console.print(table)
-    url = f"http://{host}:{port}"
-    # Ctrl-C stops the indexer and the API while the node still serves, then the node.
-    stopping = threading.Event()
-    threading.Thread(
-        target=_seed_when_serving, args=(data_dir, url, host, api_port, stopping), daemon=True
-    ).start()
-    options = _options(genesis, data_dir / "node", host, port, None, None, None, fsync=True)
-    token = options.admin_token or admin_token(data_dir)
-    _run(genesis, options.model_copy(update={"admin_token": token}), on_stop=stopping.set)
-
-
-def _seed_when_serving(
-    data_dir: Path, url: str, host: str, api_port: int, stopping: threading.Event
-) -> None:
-    """Deploy and seed once the node answers, then start the indexer and the API (both stop
-    when ``stopping`` is set); the node keeps serving if this fails."""
-    from ledger.cli.serve import demo_merchant_key, start_platform
-    from ledger.demo import DEPLOYMENTS_DIR, NETWORK, PEPPER_FILE, demo_invoice, seed_demo
-    from ledger.node.devnet import KEYSTORE_DIR, PASSWORD_FILE
-
-    log = structlog.get_logger("cityledger.up")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    try:
-        demo = seed_demo(data_dir, url)
-        api_url = start_platform(
-            data_dir, url, demo.manifest_path, host=host, port=api_port, stopping=stopping
-        )
-        merchant = _demo_address(data_dir, "merchant-1")
-        key_file = demo_merchant_key(data_dir, merchant, "merchant-1")
-        invoice = demo_invoice(api_url, key_file.read_text().strip())
-    except Exception as exc:
-        log.error("demo_setup_failed", error=str(exc))
-        return
-    root = data_dir.resolve()
-    (data_dir / "env").write_text(
-        f"export CITYLEDGER_RPC_URL={url}\n"
-        f"export CITYLEDGER_NETWORK={NETWORK}\n"
-        f"export CITYLEDGER_DEPLOYMENTS_DIR={root / DEPLOYMENTS_DIR}\n"
-        f"export CITYLEDGER_KEYSTORE_DIR={root / KEYSTORE_DIR}\n"
-        f"export CITYLEDGER_PASSWORD_FILE={root / PASSWORD_FILE}\n"
-        f"export CITYLEDGER_DATA_DIR={root}\n"
-        f"export CITYLEDGER_CREDENTIAL_PEPPER_FILE={root / PEPPER_FILE}\n"
-        f"export CITYLEDGER_NODE_ADMIN_TOKEN_FILE={root / ADMIN_TOKEN_FILE}\n"
-        f"export CITYLEDGER_API_URL={api_url}\n"
-        f"export CITYLEDGER_DB_URL=sqlite:///{root / 'index.sqlite3'}\n"
-    )
-    log.info(
-        "platform_ready",
-        rpc=url,
-        token=demo.city.token.address,
-        registry=demo.city.registry.address,
-        manifest=str(demo.manifest_path),
-        api=api_url,
-        docs=api_url.rsplit("/api/", 1)[0] + "/docs",
-        merchant_key_file=str(key_file),
-        env=f"source {data_dir / 'env'}",
-    )
-    log.info("demo_invoice", ref=invoice, pay=f"wallet pay resident-2 {invoice}")
-
-
-def _demo_address(data_dir: Path, alias: str) -> str:
-    from ledger.keys import KeyStore
-    from ledger.node.devnet import KEYSTORE_DIR
-
-    return KeyStore(data_dir / KEYSTORE_DIR).address(alias)
 
 
 def genesis(
@@ -241,7 +143,7 @@ def genesis(
     for entry in fund or []:
         address, _, amount = entry.partition("=")
         if not amount.isdigit():
-            raise _fail(f"--fund expects ADDRESS=WEI, got {entry!r}")
+            raise fail(f"--fund expects ADDRESS=WEI, got {entry!r}")
         alloc[address] = {"balance": int(amount)}
     try:
         document = GenesisConfig.model_validate(
@@ -253,12 +155,18 @@ def genesis(
             }
         )
     except ValueError as exc:
-        raise _fail(f"invalid genesis: {exc}") from None
+        raise fail(f"invalid genesis: {exc}") from None
     document.dump(output)
     console.print(f"wrote {output}")
 
 
 def _log_format(value: str) -> LogFormat:
     if value not in ("console", "json"):
-        raise _fail(f"--log-format must be console or json, not {value!r}")
+        raise fail(f"--log-format must be console or json, not {value!r}")
     return "json" if value == "json" else "console"
+
+
+def add_commands(root: typer.Typer) -> None:
+    """The ``cityledger.commands`` entry point of the node's commands."""
+    root.command("node")(node)
+    root.command("genesis")(genesis)

@@ -27,12 +27,12 @@ from web3.contract.contract import ContractFunction
 
 from api.core import scopes as scope_names
 from api.core.config import Settings
-from api.core.security import generate_api_key
+from api.keys import KeyGrant, PrincipalKind, issue_key
 from api.main import create_app
 from api.migrations import upgrade as upgrade_api
-from api.models import ApiKey
 from api.services import SERVICE_KEY_ENV
 from api.webhooks.verify import SIGNATURE_HEADER, WebhookSignatureError, verify_signature
+from ledger.config import LedgerSettings
 from ledger.contracts.payments import PaymentRouter
 from ledger.indexer.db import make_engine
 from ledger.indexer.db import upgrade as upgrade_index
@@ -72,13 +72,16 @@ class World:
             return indexer.run_once()
 
     def settings(self, **overrides: Any) -> Settings:
+        ledger = LedgerSettings(
+            db_url=self.db_url,
+            rpc_url=overrides.pop("rpc_url", self.city.url),
+            network=self.city.manifest_path.stem,
+            deployments_dir=self.city.manifest_path.parent,
+        )
         values: dict[str, Any] = {
             "environment": "staging",
             "secret_key": SECRET,
-            "db_url": self.db_url,
-            "rpc_url": self.city.url,
-            "network": self.city.manifest_path.stem,
-            "deployments_dir": self.city.manifest_path.parent,
+            "ledger": ledger,
             "siwe_domain": SIWE_DOMAIN,
             "siwe_uri": SIWE_URI,
             "webhooks_enabled": False,
@@ -104,22 +107,16 @@ class World:
 def make_key(
     engine: Engine, merchant: str | None, scopes: frozenset[str] | None, label: str = "test"
 ) -> str:
-    """An API key stored as the CLI stores it: a merchant key, or (no merchant) a service key."""
-    new = generate_api_key()
-    granted = scopes if scopes is not None else scope_names.MERCHANT_DEFAULT
+    """An API key stored as the CLI stores it: a merchant key, or (no merchant) a service key.
+    The scopes are whatever the test asks for (the key policy is tested on its own)."""
+    grant = KeyGrant(
+        PrincipalKind.MERCHANT if merchant else PrincipalKind.SERVICE,
+        merchant,
+        label,
+        scopes if scopes is not None else scope_names.MERCHANT_DEFAULT,
+    )
     with Session(engine) as session:
-        session.add(
-            ApiKey(
-                prefix=new.prefix,
-                key_hash=new.digest,
-                label=label,
-                principal_kind="merchant" if merchant else "service",
-                principal_address=merchant,
-                scopes=" ".join(sorted(granted)),
-            )
-        )
-        session.commit()
-    return new.key
+        return issue_key(session, grant).key
 
 
 def credential(label: str) -> bytes:

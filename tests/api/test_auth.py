@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 from typer.testing import CliRunner
 
 from api.core import scopes
-from ledger.cli import app as cli
+from cityledger.cli import app as cli
 from tests.api.helpers import SECRET, SIWE_DOMAIN, SIWE_URI, ApiServer, World, auth, sign_in
 
 with warnings.catch_warnings():

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from api.core.config import DEFAULT_SECRET, Settings
 from api.core.limits import TokenBuckets
-from ledger.cli import app
+from cityledger.cli import app
 
 
 def test_default_secret_only_in_development() -> None:

@@ -190,7 +190,7 @@ def _serve_process(world: World, port: int, log: Path) -> subprocess.Popen[bytes
     command = [
         sys.executable,
         "-m",
-        "ledger.cli",
+        "cityledger",
         "serve",
         "--port",
         str(port),

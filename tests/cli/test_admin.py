@@ -10,7 +10,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from cityledger.cli import app
 from ledger.keys import KeyStore
 from ledger.types import AccountStatus
 from tests.support.city import TestCity

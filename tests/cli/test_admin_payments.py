@@ -9,7 +9,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from cityledger.cli import app
 from ledger.payments.orders import Order
 from ledger.types import AccountKind, RedemptionStatus
 from tests.support.city import TestCity

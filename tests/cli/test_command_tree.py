@@ -15,7 +15,7 @@ SNAPSHOT = json.loads((Path(__file__).parent / "command_tree.json").read_text())
 
 
 def test_cityledger_commands_are_unchanged() -> None:
-    from ledger.cli import app
+    from cityledger.cli import app
 
     assert command_tree(typer.main.get_command(app)) == SNAPSHOT["cityledger"]
 

@@ -25,7 +25,7 @@ def _env_file(path: Path) -> dict[str, str]:
 
 
 def _run(env: dict[str, str], *command: str) -> str:
-    module = "ledger.cli" if command[0] == "cityledger" else "wallet_cli"
+    module = "cityledger" if command[0] == "cityledger" else "wallet_cli"
     result = subprocess.run(
         [sys.executable, "-m", module, *command[1:]],
         capture_output=True,
@@ -46,7 +46,7 @@ def test_resident_gets_a_wallet_is_registered_topped_up_and_pays(tmp_path: Path)
     log = (tmp_path / "up.log").open("wb")
     command = ["up", "--data-dir", str(data), "--port", str(port), "--api-port", str(api_port)]
     up = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", *command],
+        [sys.executable, "-m", "cityledger", *command],
         stdout=log,
         stderr=log,
         cwd=tmp_path,

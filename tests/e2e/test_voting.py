@@ -24,9 +24,9 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from typer.testing import CliRunner
 
+from cityledger.cli import app as cityledger
 from ledger.chain import Chain
 from ledger.city import City
-from ledger.cli import app as cityledger
 from ledger.contracts.elections import BallotCast
 from ledger.deploy import DeployPlan, deploy_city
 from ledger.keys import KeyStore

@@ -48,7 +48,7 @@ def _indexer_process(engine: Engine, city: TestCity, log: Path) -> subprocess.Po
     command = [
         sys.executable,
         "-m",
-        "ledger.cli",
+        "cityledger",
         "index",
         "--db-url",
         engine.url.render_as_string(hide_password=False),

@@ -24,7 +24,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, select, text, update
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from cityledger.cli import app
 from ledger.indexer import load
 from ledger.indexer.db import make_engine, table, upgrade
 from ledger.indexer.errors import ChainResetError
@@ -327,7 +327,7 @@ def test_the_command_follows_and_stops_cleanly_on_sigterm(
             [
                 sys.executable,
                 "-m",
-                "ledger.cli",
+                "cityledger",
                 "index",
                 *_options(engine, town.test_city),
                 "--follow",

@@ -11,9 +11,9 @@ from pathlib import Path
 from eth_account import Account
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from cityledger.cli import app
+from cityledger.demo.devnet import DEMO_ROLES, init_devnet
 from ledger.node.config import GenesisConfig
-from ledger.node.devnet import DEMO_ROLES, init_devnet
 from tests.support.accounts import make_accounts, write_genesis
 
 runner = CliRunner()
@@ -59,7 +59,7 @@ def test_node_refuses_a_data_dir_from_another_genesis(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "ledger.cli",
+            "cityledger",
             "node",
             "--genesis",
             str(tmp_path / "b.json"),
@@ -130,7 +130,7 @@ def test_up_serves_the_demo_chain_to_web3(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "ledger.cli",
+            "cityledger",
             "up",
             "--data-dir",
             str(tmp_path / "city"),

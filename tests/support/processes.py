@@ -98,7 +98,7 @@ class NodeProcess:
         command = [
             sys.executable,
             "-m",
-            "ledger.cli",
+            "cityledger",
             "node",
             "--genesis",
             str(self.genesis_path),

@@ -14,12 +14,12 @@ from pathlib import Path
 import structlog
 from eth_account.signers.local import LocalAccount
 
+from cityledger.demo.devnet import KEYSTORE_DIR, PASSWORD_FILE
 from ledger.chain import Chain
 from ledger.city import City
 from ledger.contracts.registry import credential_hash
 from ledger.deploy import VOTING_PROGRAMME, DeployPlan, deploy_city
 from ledger.keys import KeyStore, write_private
-from ledger.node.devnet import KEYSTORE_DIR, PASSWORD_FILE
 from ledger.roles import Role
 from ledger.types import AccountKind, AccountStatus
 
@@ -159,3 +159,17 @@ def demo_invoice(api_url: str, merchant_key: str) -> str:
     ref: str = answer.json()["ref"]
     log.info("demo_invoice_created", ref=ref, amount=DEMO_INVOICE)
     return ref
+
+
+def demo_merchant_key(data_dir: Path, merchant: str, alias: str) -> Path:
+    """A merchant API key for the demo, made once (by the API's key policy) and kept in a
+    mode-0600 file."""
+    from api.cli import key_session
+    from api.keys import issue_key, merchant_grant
+
+    path = data_dir / f"{alias}.api-key"
+    if not path.exists():
+        with key_session(None, data_dir) as session:
+            issued = issue_key(session, merchant_grant(merchant, label=f"demo {alias}"))
+        write_private(path, issued.key + "\n")
+    return path

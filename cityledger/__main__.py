@@ -1,0 +1,3 @@
+from cityledger.cli import app
+
+app()

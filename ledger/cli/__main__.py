@@ -1,3 +1,0 @@
-from ledger.cli import app
-
-app(prog_name="cityledger")
