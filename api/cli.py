@@ -84,7 +84,6 @@ def key_session(db_url: str | None, data_dir: Path) -> Iterator[Session]:
     from sqlmodel import Session
 
     from api.db import make_engine
-
     from ledger.config import LedgerSettings
 
     url = LedgerSettings(data_dir=data_dir, db_url=db_url).database_url

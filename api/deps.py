@@ -24,6 +24,8 @@ from api.core.security import (
 )
 from api.models import ApiKey
 from api.services import Services
+from ledger.exceptions import AddressError
+from ledger.types import parse_address
 
 PrincipalKind = Literal["resident", "merchant", "service"]
 
@@ -134,9 +136,10 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 def checked_address(address: str) -> str:
     """A path or query address, checksummed; 422 if it is not one."""
-    if not is_address(address):
-        raise ApiError(422, "invalid_address", f"{address!r} is not an account address")
-    return to_checksum_address(address)
+    try:
+        return parse_address(address)
+    except AddressError as exc:
+        raise ApiError(422, "invalid_address", str(exc)) from None
 
 
 def party_filters(principal: Principal, merchant: str | None, payer: str | None) -> dict[str, str]:

@@ -61,7 +61,7 @@ class RedemptionStatus(IntEnum):
     REJECTED = 3
 
 
-def parse_address(text: str, what: str = "an address") -> ChecksumAddress:
+def parse_address(text: str, what: str = "an account address") -> ChecksumAddress:
     """``text`` as a checksummed address. A mixed-case address must pass its EIP-55 checksum
     (it was probably mistyped otherwise); all-lower or all-upper hex carries no checksum."""
     from eth_utils import is_checksum_address, is_hex_address, to_checksum_address

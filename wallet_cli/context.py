@@ -18,7 +18,6 @@ from typing import Annotated, Any, Concatenate, ParamSpec
 import typer
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
-from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 from rich.console import Console
 
 from ledger.city import City, load_manifest
@@ -26,8 +25,8 @@ from ledger.config import DEFAULT_RPC_URL
 from ledger.deploy import Manifest
 from ledger.exceptions import WrongPasswordError
 from ledger.keys import KeyStore
+from ledger.types import parse_address
 from wallet_cli import output
-from wallet_cli.errors import WalletError
 from wallet_cli.passwords import get_password
 from wallet_cli.settings import (
     DEFAULT_CONFIG,
@@ -91,7 +90,7 @@ class Wallet:
     def party(self, who: str) -> Party:
         """``who`` is an alias in the keystore or a 0x address."""
         if who[:2].lower() == "0x":
-            address = parse_address(who)
+            address = parse_address(who, "an address")
             return Party(address, self._aliases.get(address))
         return Party(self.keys.address(who), who)
 
@@ -105,14 +104,6 @@ class Wallet:
             return self.keys.unlock(alias, password)
         except WrongPasswordError:
             raise WrongPasswordError(f"wrong password for key {alias!r}") from None
-
-
-def parse_address(text: str) -> ChecksumAddress:
-    if not (text[:2].lower() == "0x" and is_hex_address(text)):
-        raise WalletError(f"{text!r} is not an address: expected 0x and 40 hex digits")
-    if text[2:] not in (text[2:].lower(), text[2:].upper()) and not is_checksum_address(text):
-        raise WalletError(f"{text} fails its checksum (mixed case): was it mistyped?")
-    return to_checksum_address(text)
 
 
 # -- the shared options ----------------------------------------------------------------------

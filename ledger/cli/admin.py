@@ -26,7 +26,6 @@ from ledger.cli.common import (
     RpcUrl,
     SignerAlias,
     Staff,
-    checked_address,
     console,
     emit,
     friendly_errors,
@@ -36,7 +35,7 @@ from ledger.keys import read_password_file
 from ledger.payments.fees import BPS
 from ledger.permissioning import TOKEN_ENV, NodeAllowlists
 from ledger.roles import Role
-from ledger.types import AccountKind, RedemptionStatus, format_krw, parse_krw
+from ledger.types import AccountKind, RedemptionStatus, format_krw, parse_address, parse_krw
 
 app = typer.Typer(
     help="City staff operations (registry, token, roles, payment fees and redemptions).",
@@ -104,7 +103,7 @@ def register(
 ) -> None:
     """Register an account (registrar)."""
     staff = _staff(ctx)
-    checked = checked_address(account)
+    checked = parse_address(account)
     receipt = staff.city.registry.register(
         staff.signer, checked, AccountKind.parse(kind), district, _credential(credential)
     )
@@ -125,7 +124,7 @@ def update(
     staff = _staff(ctx)
     receipt = staff.city.registry.update(
         staff.signer,
-        checked_address(account),
+        parse_address(account),
         AccountKind.parse(kind),
         district,
         _credential(credential),
@@ -139,7 +138,7 @@ def freeze(ctx: typer.Context, account: Account) -> None:
     """Freeze an account: it can neither send nor receive (registrar)."""
     staff = _staff(ctx)
     _done(
-        f"froze {account}", dict(staff.city.registry.freeze(staff.signer, checked_address(account)))
+        f"froze {account}", dict(staff.city.registry.freeze(staff.signer, parse_address(account)))
     )
 
 
@@ -148,7 +147,7 @@ def freeze(ctx: typer.Context, account: Account) -> None:
 def unfreeze(ctx: typer.Context, account: Account) -> None:
     """Unfreeze an account (registrar)."""
     staff = _staff(ctx)
-    receipt = staff.city.registry.unfreeze(staff.signer, checked_address(account))
+    receipt = staff.city.registry.unfreeze(staff.signer, parse_address(account))
     _done(f"unfroze {account}", dict(receipt))
 
 
@@ -161,7 +160,7 @@ def recover(
 ) -> None:
     """Move a lost key's registration and balance to a new account (registrar)."""
     staff = _staff(ctx)
-    old, new = checked_address(old_account), checked_address(new_account)
+    old, new = parse_address(old_account), parse_address(new_account)
     receipt = staff.city.registry.recover(staff.signer, old, new)
     _done(f"recovered {old} → {new}", dict(receipt))
     _allow(staff, add=[new], remove=(old,))
@@ -178,7 +177,7 @@ def mint(
     """Issue tokens against a fiat deposit reference, usable once (treasury)."""
     staff = _staff(ctx)
     value = parse_krw(amount)
-    receipt = staff.city.token.mint(staff.signer, checked_address(account), value, ref)
+    receipt = staff.city.token.mint(staff.signer, parse_address(account), value, ref)
     _done(f"minted {format_krw(value)} to {account} against {ref}", dict(receipt))
 
 
@@ -223,7 +222,7 @@ def grant(
     """Grant a role (admin)."""
     staff = _staff(ctx)
     parsed = Role.parse(role)
-    receipt = staff.city.authority.grant_role(staff.signer, parsed, checked_address(account), delay)
+    receipt = staff.city.authority.grant_role(staff.signer, parsed, parse_address(account), delay)
     _done(f"granted {parsed.label} to {account}", dict(receipt))
 
 
@@ -237,7 +236,7 @@ def revoke(
     """Revoke a role (admin)."""
     staff = _staff(ctx)
     parsed = Role.parse(role)
-    receipt = staff.city.authority.revoke_role(staff.signer, parsed, checked_address(account))
+    receipt = staff.city.authority.revoke_role(staff.signer, parsed, parse_address(account))
     _done(f"revoked {parsed.label} from {account}", dict(receipt))
 
 
@@ -246,7 +245,7 @@ def revoke(
 def account(ctx: typer.Context, address: Account, json_output: JsonOutput = False) -> None:
     """Show an account's registration, balance and roles (no signer needed)."""
     city = _staff(ctx).city
-    checked = checked_address(address)
+    checked = parse_address(address)
     registration = city.registry.registration_of(checked)
     roles = [r.label for r in Role if city.authority.has_role(r, checked).is_member]
     document = {
@@ -346,7 +345,7 @@ def fees_show(
         "categories": {str(c): payments.category_fee_of(c) for c in category or []},
     }
     if merchant is not None:
-        checked = checked_address(merchant)
+        checked = parse_address(merchant)
         document["merchant"] = {
             "address": checked,
             "category": payments.merchant_category_of(checked),
@@ -404,7 +403,7 @@ def fees_category(ctx: typer.Context, category: Category, fee: Rate) -> None:
 def fees_merchant_category(ctx: typer.Context, merchant: Account, category: Category) -> None:
     """Put a merchant in a category (merchant-admin)."""
     staff = _staff(ctx)
-    checked = checked_address(merchant)
+    checked = parse_address(merchant)
     receipt = staff.city.payments.set_merchant_category(staff.signer, checked, category)
     _done(f"{checked} is in category {category}", dict(receipt))
 
@@ -423,7 +422,7 @@ def fees_merchant(
 ) -> None:
     """Give a merchant its own fee, or remove it with --clear (merchant-admin)."""
     staff = _staff(ctx)
-    checked = checked_address(merchant)
+    checked = parse_address(merchant)
     if clear == (fee is not None):
         raise ValueError("give the merchant's own FEE, or --clear to remove it (not both)")
     bps = 0 if fee is None else _bps(fee)
@@ -516,7 +515,7 @@ def withdraw_city_fees(
     """Move part of the city's fee share out of the payment router (treasury)."""
     staff = _staff(ctx)
     value = parse_krw(amount)
-    checked = checked_address(to)
+    checked = parse_address(to)
     receipt = staff.city.payments.withdraw_city_fees(staff.signer, checked, value)
     _done(f"withdrew {format_krw(value)} of city fees to {checked}", dict(receipt))
 

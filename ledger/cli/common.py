@@ -14,7 +14,6 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_address, to_checksum_address
 from rich.console import Console
 
 from ledger.city import City
@@ -89,13 +88,6 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(code=1) from None
 
     return wrapper
-
-
-def checked_address(value: str, what: str = "an account address") -> str:
-    """``value`` as a checksummed address; anything else is the caller's ValueError."""
-    if not is_address(value):
-        raise ValueError(f"{value!r} is not {what} (0x followed by 40 hex digits)")
-    return to_checksum_address(value)
 
 
 def settings(rpc_url: str | None, network: str, deployments_dir: Path) -> LedgerSettings:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from eth_utils import is_address, to_checksum_address
 
 from ledger.chain import Chain
 from ledger.cli.common import (
@@ -18,7 +17,6 @@ from ledger.cli.common import (
     PasswordFile,
     RpcUrl,
     SignerAlias,
-    checked_address,
     console,
     emit,
     friendly_errors,
@@ -27,17 +25,17 @@ from ledger.cli.common import (
 )
 from ledger.deploy import DeployPlan, deploy_city
 from ledger.roles import Role
+from ledger.types import parse_address
 
 
 def parse_grant(text: str) -> tuple[Role, str, int]:
     """ROLE=ADDRESS[@DELAY_SECONDS], e.g. treasury=0xabc… or treasury-large=0xabc…@86400."""
     role_text, _, rest = text.partition("=")
     address, _, delay = rest.partition("@")
-    if not is_address(address):
-        raise ValueError(f"--grant {text!r}: expected ROLE=ADDRESS[@DELAY], e.g. treasury=0x…")
+    checked = parse_address(address, f"an address in --grant {text!r} (ROLE=ADDRESS[@DELAY])")
     if delay and not delay.isdigit():
         raise ValueError(f"--grant {text!r}: the delay is whole seconds")
-    return Role.parse(role_text), to_checksum_address(address), int(delay or 0)
+    return Role.parse(role_text), checked, int(delay or 0)
 
 
 @friendly_errors
@@ -65,7 +63,7 @@ def deploy(
     resumes where it stopped. A deployment made before a contract existed (the PaymentRouter)
     gets it added: run it signed (--as) by the city's admin.
     """
-    admin_address = checked_address(admin, "an address for --admin")
+    admin_address = parse_address(admin, "an address for --admin")
     config = settings(rpc_url, network, deployments_dir)
     grants: dict[Role, list[tuple[str, int]]] = {}
     for text in grant or []:

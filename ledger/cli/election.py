@@ -28,7 +28,6 @@ from ledger.cli.common import (
     SignerAlias,
     Staff,
     StateDir,
-    checked_address,
     console,
     emit,
     friendly_errors,
@@ -37,7 +36,7 @@ from ledger.config import DEFAULT_RPC_URL
 from ledger.contracts.elections import ElectionKind, Elections, ElectionState
 from ledger.contracts.rewards import RewardsPool
 from ledger.keys import KeyStore
-from ledger.types import AccountKind, format_krw, parse_krw
+from ledger.types import AccountKind, format_krw, parse_address, parse_krw
 from ledger.voting import lifecycle
 from ledger.voting.audit import AuditReport, audit_election
 from ledger.voting.eligibility import EligibilityList, snapshot
@@ -407,11 +406,11 @@ def audit(
         board, pool, files = city.elections, city.rewards, officer.files
     else:
         chain = Chain(officer.rpc_url or DEFAULT_RPC_URL)
-        board = Elections(chain, checked_address(elections, "a contract address"))
+        board = Elections(chain, parse_address(elections, "a contract address"))
         pool = (
             None
             if rewards is None
-            else RewardsPool(chain, checked_address(rewards, "a contract address"))
+            else RewardsPool(chain, parse_address(rewards, "a contract address"))
         )
         files = ElectionFiles(officer.data_dir / "elections", chain.chain_id)
     record = read_record(board, election_id, pool)
