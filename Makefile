@@ -20,10 +20,11 @@ up: $(VENV)/.installed contracts/node_modules/.installed ## run the platform (em
 test: $(VENV)/.installed contracts/node_modules/.installed ## run the whole test suite
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
+lint: $(VENV)/.installed ## ruff (lint + format check), mypy and the import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: $(VENV)/.installed ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
