@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 
 from eth_utils import is_address, to_checksum_address
 from fastapi import Depends, Request
@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from api.core import scopes
 from api.core.config import Settings
 from api.core.errors import ApiError, forbidden
+from api.core.scopes import PrincipalKind
 from api.core.security import (
     InvalidTokenError,
     decode_access_token,
@@ -26,8 +27,6 @@ from api.models import ApiKey
 from api.services import Services
 from ledger.exceptions import AddressError
 from ledger.types import parse_address
-
-PrincipalKind = Literal["resident", "merchant", "service"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +49,13 @@ class Principal:
         """Whether it may read data of ``owners`` (any of them) under ``scope``."""
         if not self.has(scope):
             return False
-        if self.kind == "service":
+        if self.kind is PrincipalKind.SERVICE:
             return True
         return self.address is not None and self.address in owners
 
     def merchant_address(self) -> str:
         """The merchant it acts for; only a merchant key creates things in a merchant's name."""
-        if self.kind != "merchant" or self.address is None:
+        if self.kind is not PrincipalKind.MERCHANT or self.address is None:
             raise forbidden("only a merchant's API key may do this")
         return self.address
 
@@ -114,8 +113,12 @@ def get_principal(
             raise _unauthorized("unknown API key")
         if key.revoked_at is not None:
             raise _unauthorized("this API key was revoked")
-        kind: PrincipalKind = "merchant" if key.principal_kind == "merchant" else "service"
-        identity = f"merchant:{key.principal_address}" if kind == "merchant" else f"key:{key.id}"
+        kind = PrincipalKind(key.principal_kind)
+        identity = (
+            f"merchant:{key.principal_address}"
+            if kind is PrincipalKind.MERCHANT
+            else f"key:{key.id}"
+        )
         principal = Principal(kind, identity, key.principal_address, frozenset(key.scopes.split()))
     else:
         try:
@@ -123,10 +126,12 @@ def get_principal(
         except InvalidTokenError as exc:
             raise _unauthorized(str(exc)) from None
         address = str(claims["sub"])
-        if claims.get("kind") != "resident" or not is_address(address):
+        if claims.get("kind") != PrincipalKind.RESIDENT or not is_address(address):
             raise _unauthorized("invalid access token")
         address = to_checksum_address(address)
-        principal = Principal("resident", f"resident:{address}", address, scopes.RESIDENT)
+        principal = Principal(
+            PrincipalKind.RESIDENT, f"resident:{address}", address, scopes.RESIDENT
+        )
     request.state.principal = principal
     return principal
 
@@ -149,8 +154,8 @@ def party_filters(principal: Principal, merchant: str | None, payer: str | None)
         "merchant": checked_address(merchant) if merchant else None,
         "payer": checked_address(payer) if payer else None,
     }
-    if principal.kind != "service":
-        own_side = "merchant" if principal.kind == "merchant" else "payer"
+    if principal.kind is not PrincipalKind.SERVICE:
+        own_side = "merchant" if principal.kind is PrincipalKind.MERCHANT else "payer"
         if wanted[own_side] not in (None, principal.address):
             raise forbidden("you may list only your own items")
         wanted[own_side] = principal.address
@@ -160,7 +165,7 @@ def party_filters(principal: Principal, merchant: str | None, payer: str | None)
 def list_owner(principal: Principal, merchant: str | None) -> str | None:
     """Whose items a merchant-side list shows: the caller's own, or (city services) one
     merchant's or everyone's."""
-    if principal.kind == "service":
+    if principal.kind is PrincipalKind.SERVICE:
         return checked_address(merchant) if merchant else None
     if merchant is not None and checked_address(merchant) != principal.address:
         raise forbidden("you may list only your own items")

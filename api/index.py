@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from ledger.indexer.models import Block, Cursor, Invoice
 from ledger.payments.expiry import invoice_expired
+from ledger.payments.states import InvoiceStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +28,10 @@ def index_head(session: Session) -> IndexHead | None:
     return IndexHead(cursor.block_number, block.timestamp if block else None)
 
 
-def effective_status(invoice: Invoice, head: IndexHead | None, grace: int) -> str:
+def effective_status(invoice: Invoice, head: IndexHead | None, grace: int) -> InvoiceStatus:
     """An open invoice past paying reads as expired before the worker marks it."""
-    if invoice.status != "open" or invoice.valid_until is None:
-        return invoice.status
+    if invoice.status != InvoiceStatus.OPEN or invoice.valid_until is None:
+        return InvoiceStatus(invoice.status)
     expired = invoice_expired(
         invoice.valid_until,
         now=time.time(),
@@ -38,7 +39,7 @@ def effective_status(invoice: Invoice, head: IndexHead | None, grace: int) -> st
         caught_up=True,
         grace=grace,
     )
-    return "expired" if expired else "open"
+    return InvoiceStatus.EXPIRED if expired else InvoiceStatus.OPEN
 
 
 def index_time(moment: datetime) -> datetime:

@@ -15,22 +15,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
 from api.core import scopes as scope_names
+from api.core.scopes import PrincipalKind
 from api.core.security import generate_api_key
 from api.models import ApiKey, utcnow
 from ledger.exceptions import LedgerError
 from ledger.types import parse_address
-
-
-class PrincipalKind(StrEnum):
-    """Who holds a key (residents sign in instead, see :mod:`api.routes.auth`)."""
-
-    MERCHANT = "merchant"
-    SERVICE = "service"
 
 
 class ApiKeyError(LedgerError, ValueError):
@@ -42,6 +35,7 @@ class KeyGrant:
     """What a new key may do, checked against the policy."""
 
     kind: PrincipalKind
+    """MERCHANT or SERVICE: residents sign in with their key instead (api.routes.auth)."""
     address: str | None
     label: str
     scopes: frozenset[str]

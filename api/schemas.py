@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from ledger.payments.states import InvoiceStatus, PaymentStatus, RedemptionState
+from ledger.voting.counting import BallotStatus
+
 Address = Annotated[
     str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$"), Field(examples=["0x" + "ab" * 20])
 ]
@@ -133,7 +136,7 @@ class InvoicePublic(BaseModel):
     merchant: str
     amount: int
     valid_until: int | None
-    status: Literal["open", "paid", "cancelled", "expired"]
+    status: InvoiceStatus
     description: str | None
     external_id: str | None
     created_at: datetime
@@ -153,7 +156,7 @@ class PaymentRequestPublic(BaseModel):
     merchant: str
     amount: int
     valid_until: int
-    status: Literal["open", "paid", "cancelled", "expired"]
+    status: InvoiceStatus
     description: str | None
     payment_uri: str
 
@@ -171,7 +174,7 @@ class PaymentPublic(BaseModel):
     refunded: int
     points_clawed_back: int
     city_share_returned: int
-    status: str
+    status: PaymentStatus
     block_number: int
     tx_hash: str
     timestamp: int
@@ -197,7 +200,7 @@ class RedemptionPublic(BaseModel):
     id: int
     merchant: str
     amount: int
-    status: str
+    status: RedemptionState
     settlement_ref: str | None
     reason: str | None
     requested_block: int
@@ -325,7 +328,6 @@ Signature = Annotated[
 ElectionKindName = Literal["secret_ballot", "public_poll"]
 ElectionPhaseName = Literal["setup", "open", "closed", "tallied"]
 PublishedFileStatus = Literal["published", "missing", "mismatch"]
-BallotStatus = Literal["live", "superseded", "counted", "void"]
 
 
 class ElectionSummary(BaseModel):

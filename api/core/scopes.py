@@ -3,6 +3,20 @@ service key acts on any merchant's or account's data within its scopes."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+from ledger.exceptions import InputError
+
+
+class PrincipalKind(StrEnum):
+    """Who is asking: a resident (signed in with their key), a merchant or a city service
+    (each with an API key)."""
+
+    RESIDENT = "resident"
+    MERCHANT = "merchant"
+    SERVICE = "service"
+
+
 ACCOUNTS_READ = "accounts:read"
 INVOICES_READ = "invoices:read"
 INVOICES_WRITE = "invoices:write"
@@ -47,7 +61,7 @@ def parse_scopes(text: str) -> frozenset[str]:
     scopes = frozenset(s for s in text.replace(",", " ").split() if s)
     unknown = scopes - ALL
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"unknown scope(s) {', '.join(sorted(unknown))}; scopes are: {', '.join(sorted(ALL))}"
         )
     return scopes

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from api.core.scopes import PrincipalKind
+
 KEY_PREFIX = "clk_"
 """Every API key starts so: tells keys from JWTs in one Authorization header, and scanners
 (secret scanning, log filters) can recognise a leaked key."""
@@ -58,7 +60,7 @@ def create_access_token(
     expires = issued + timedelta(seconds=ttl)
     claims = {
         "sub": address,
-        "kind": "resident",
+        "kind": PrincipalKind.RESIDENT.value,
         "chain_id": chain_id,
         "iat": int(issued.timestamp()),
         "exp": int(expires.timestamp()),

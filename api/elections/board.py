@@ -13,7 +13,6 @@ from eth_utils import to_checksum_address
 
 from api.elections.memo import caches
 from api.elections.published import eligibility_of
-from api.schemas import BallotStatus
 from api.services import Services
 from ledger.contracts.elections import (
     BallotCast,
@@ -23,7 +22,16 @@ from ledger.contracts.elections import (
     VoteCast,
 )
 from ledger.voting import lifecycle
-from ledger.voting.counting import count_ballots, count_votes, last_casts
+from ledger.voting.counting import (
+    COUNTED,
+    LIVE,
+    SUPERSEDED,
+    BallotStatus,
+    Verdict,
+    count_ballots,
+    count_votes,
+    last_casts,
+)
 from ledger.voting.eligibility import EligibilityList
 from ledger.voting.record import spec_of, window_of
 
@@ -38,13 +46,13 @@ class Board:
     casts: tuple[Cast, ...]
     last: dict[str, int]
     """Each voter's last sequence number."""
-    verdicts: dict[str, tuple[BallotStatus, str | None]]
+    verdicts: dict[str, Verdict]
 
-    def status(self, cast: Cast) -> tuple[BallotStatus, str | None]:
+    def status(self, cast: Cast) -> Verdict:
         voter = to_checksum_address(cast.voter)
         if cast.sequence != self.last.get(voter):
-            return "superseded", None
-        return self.verdicts.get(voter, _LIVE)
+            return SUPERSEDED
+        return self.verdicts.get(voter, LIVE)
 
 
 def casts_of(
@@ -96,16 +104,12 @@ def without_bytes(cast: Cast) -> Cast:
     return replace(cast, ballot=b"") if isinstance(cast, BallotCast) else cast
 
 
-_LIVE: tuple[BallotStatus, str | None] = ("live", None)
-_COUNTED: tuple[BallotStatus, str | None] = ("counted", None)
-
-
 def live_board(casts: Sequence[Cast]) -> Board:
     last, _ = last_casts(casts)
     return Board(
         tuple(casts),
         {voter: cast.sequence for voter, cast in last.items()},
-        dict.fromkeys(last, _LIVE),
+        dict.fromkeys(last, LIVE),
     )
 
 
@@ -117,7 +121,7 @@ def counted_board(
     eligible = frozenset(eligibility.accounts) if eligibility is not None else None
     window = window_of(state.config)
     spec = spec_of(state.config)
-    verdicts: dict[str, tuple[BallotStatus, str | None]] = {}
+    verdicts: dict[str, Verdict] = {}
     if state.config.kind is ElectionKind.PUBLIC_POLL:
         votes = [c for c in casts if isinstance(c, VoteCast)]
         poll = count_votes(votes, spec=spec, window=window, eligible=eligible)
@@ -135,8 +139,8 @@ def counted_board(
         )
         counted, void = count.voters, count.void
         casts = [without_bytes(c) for c in ballots]
-    verdicts.update(dict.fromkeys(counted, _COUNTED))
-    verdicts.update({voter: ("void", reason) for voter, reason in void.items()})
+    verdicts.update(dict.fromkeys(counted, COUNTED))
+    verdicts.update({voter: Verdict(BallotStatus.VOID, reason) for voter, reason in void.items()})
     last, _ = last_casts(casts)
     return Board(tuple(casts), {v: c.sequence for v, c in last.items()}, verdicts)
 

@@ -34,7 +34,6 @@ from api.schemas import (
     BallotDetail,
     BallotPublic,
     BallotRelayRequest,
-    BallotStatus,
     CastReceipt,
     ElectionConfigPublic,
     ElectionKindName,
@@ -61,6 +60,7 @@ from ledger.contracts.elections import (
 )
 from ledger.relay import typed_data_signer
 from ledger.voting import lifecycle
+from ledger.voting.counting import BallotStatus, Verdict
 from ledger.voting.crypto import (
     InvalidSelection,
     SelectionCountError,
@@ -155,7 +155,7 @@ def _result_public(
     )
 
 
-def _entry(cast: Cast, status: tuple[BallotStatus, str | None]) -> BallotPublic:
+def _entry(cast: Cast, verdict: Verdict) -> BallotPublic:
     return BallotPublic(
         voter=to_checksum_address(cast.voter),
         sequence=cast.sequence,
@@ -165,8 +165,8 @@ def _entry(cast: Cast, status: tuple[BallotStatus, str | None]) -> BallotPublic:
         block_timestamp=cast.block_timestamp,
         tx_hash=cast.tx_hash,
         log_index=cast.log_index,
-        status=status[0],
-        reason=status[1],
+        status=verdict.status,
+        reason=verdict.reason,
     )
 
 
@@ -342,7 +342,7 @@ def list_ballots(
         if wanted is not None and to_checksum_address(cast.voter) != wanted:
             continue
         verdict = board.status(cast)
-        if status is not None and verdict[0] != status:
+        if status is not None and verdict.status != status:
             continue
         if len(items) == limit:
             more = True

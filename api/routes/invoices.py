@@ -36,13 +36,13 @@ from api.schemas import (
 from api.services import Services
 from ledger.indexer.models import Account, Invoice
 from ledger.payments.orders import Order
+from ledger.payments.states import InvoiceStatus
 from ledger.types import AccountKind, AccountStatus
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
 RefPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="Invoice reference.")]
 QrFormat = Annotated[Literal["svg"] | None, Query(description="Also return the QR code as SVG.")]
-InvoiceStatus = Literal["open", "paid", "cancelled", "expired"]
 
 
 def order_of(invoice: Invoice) -> Order | None:
@@ -161,7 +161,7 @@ def create_invoice(
             salt="0x" + order.salt.hex(),
             description=body.description,
             external_id=body.external_id,
-            status="open",
+            status=InvoiceStatus.OPEN,
             created_at=index_time(utcnow()),
         )
         session.add(invoice)
@@ -193,11 +193,12 @@ def list_invoices(
     if owner is not None:
         query = query.where(col(Invoice.merchant) == owner)
     cutoff = max(int(time.time()) - settings.expiry_grace, (head.timestamp or 0) if head else 0)
-    expired = and_(col(Invoice.status) == "open", col(Invoice.valid_until) < cutoff)
-    if status == "expired":
-        query = query.where(or_(col(Invoice.status) == "expired", expired))
-    elif status == "open":
-        query = query.where(col(Invoice.status) == "open", col(Invoice.valid_until) >= cutoff)
+    unpaid = col(Invoice.status) == InvoiceStatus.OPEN
+    expired = and_(unpaid, col(Invoice.valid_until) < cutoff)
+    if status is InvoiceStatus.EXPIRED:
+        query = query.where(or_(col(Invoice.status) == InvoiceStatus.EXPIRED, expired))
+    elif status is InvoiceStatus.OPEN:
+        query = query.where(unpaid, col(Invoice.valid_until) >= cutoff)
     elif status is not None:
         query = query.where(col(Invoice.status) == status)
     after = decode_cursor(cursor, (str, str))
@@ -281,13 +282,13 @@ def cancel_invoice(
         invoice = session.get(Invoice, ref.lower())
         if invoice is None or invoice.merchant != merchant:
             raise not_found("invoice")
-        if invoice.status in ("paid", "cancelled"):
+        if invoice.status in (InvoiceStatus.PAID, InvoiceStatus.CANCELLED):
             raise ApiError(409, f"invoice_{invoice.status}", f"the invoice is {invoice.status}")
         order = order_of(invoice)
         if order is None:
             raise ApiError(409, "invoice_without_order", "this invoice was not created here")
         receipt = services.city.payments.cancel_invoice_for(services.service_signer, order)
-        invoice.status = "cancelled"
+        invoice.status = InvoiceStatus.CANCELLED
         session.add(invoice)
         return 200, to_public(
             invoice,

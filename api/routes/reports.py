@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from api.core import scopes
 from api.core.errors import ApiError, forbidden
+from api.core.scopes import PrincipalKind
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep, checked_address
 from api.index import index_head
 from api.schemas import DailyReportPublic
@@ -22,6 +23,7 @@ from ledger.payments.report import (
     daily_report,
     day_bounds,
 )
+from ledger.payments.states import RedemptionState
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -39,12 +41,12 @@ def daily(
 ) -> DailyReportPublic:
     """A merchant's day: payments, refunds, fees, points, redemptions, net, saving vs card."""
     principal.require(scopes.REPORTS_READ)
-    if principal.kind == "service":
+    if principal.kind is PrincipalKind.SERVICE:
         if merchant is None:
             raise ApiError(422, "merchant_required", "name the merchant (?merchant=0x…)")
         owner = checked_address(merchant)
     else:
-        if principal.kind != "merchant" or principal.address is None:
+        if principal.kind is not PrincipalKind.MERCHANT or principal.address is None:
             raise forbidden("reports are for merchants and city services")
         if merchant is not None and checked_address(merchant) != principal.address:
             raise forbidden("you may read only your own reports")
@@ -85,8 +87,12 @@ def daily(
         day,
         [PaymentLine(p.amount, p.merchant_amount, p.fee, p.points, p.city_share) for p in payments],
         [RefundLine(r.amount, r.from_merchant, r.from_city, r.points_clawed_back) for r in refunds],
-        [RedemptionLine(r.amount, "requested") for r in requested]
-        + [RedemptionLine(r.amount, r.status) for r in decided if r.status != "requested"],
+        [RedemptionLine(r.amount, RedemptionState.REQUESTED) for r in requested]
+        + [
+            RedemptionLine(r.amount, RedemptionState(r.status))
+            for r in decided
+            if r.status != RedemptionState.REQUESTED
+        ],
         timezone=settings.report_timezone,
         card_fee_bps=settings.card_fee_bps,
         van_fee_bps=settings.van_fee_bps,

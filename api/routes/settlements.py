@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
@@ -18,6 +18,7 @@ from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from api.relaying import PENDING
 from api.schemas import MerchantRelay, RedemptionPublic, RelayResult
 from ledger.indexer.models import Redemption
+from ledger.payments.states import RedemptionState
 
 router = APIRouter(prefix="/settlements", tags=["settlements"])
 
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/settlements", tags=["settlements"])
 def list_settlements(
     principal: CurrentPrincipal,
     session: SessionDep,
-    status: Literal["requested", "confirmed", "rejected"] | None = None,
+    status: RedemptionState | None = None,
     merchant: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,

@@ -27,6 +27,7 @@ from api.webhooks.events import LOG_EVENTS, envelope, event_id, log_data
 from ledger.exceptions import LedgerError
 from ledger.indexer.models import Event, Invoice
 from ledger.payments.expiry import invoice_expired
+from ledger.payments.states import InvoiceStatus
 
 log = structlog.get_logger("api.webhooks")
 
@@ -131,7 +132,7 @@ class Scanner:
         cutoff = max(int(now) - self.settings.expiry_grace, head.timestamp or 0)
         candidates = session.exec(
             select(Invoice)
-            .where(col(Invoice.status) == "open", col(Invoice.valid_until) < cutoff)
+            .where(col(Invoice.status) == InvoiceStatus.OPEN, col(Invoice.valid_until) < cutoff)
             .limit(500)
         ).all()
         if not candidates:
@@ -150,8 +151,8 @@ class Scanner:
                 continue
             marked = session.execute(
                 update(Invoice)
-                .where(col(Invoice.ref) == invoice.ref, col(Invoice.status) == "open")
-                .values(status="expired")
+                .where(col(Invoice.ref) == invoice.ref, col(Invoice.status) == InvoiceStatus.OPEN)
+                .values(status=InvoiceStatus.EXPIRED)
             )
             if marked.rowcount != 1:  # type: ignore[attr-defined]
                 continue

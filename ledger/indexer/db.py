@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 import ledger.indexer.models  # noqa: F401  (registers the index tables)
+from ledger.payments.states import InvoiceStatus
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version_index"
@@ -174,6 +175,6 @@ def reset_invoices(connection: Connection) -> None:
     connection.execute(delete(invoice).where(invoice.c.salt.is_(None)))
     connection.execute(
         update(invoice)
-        .where(invoice.c.status.in_(("paid", "cancelled")))
-        .values(status="open", payer=None, paid_block=None, paid_tx=None)
+        .where(invoice.c.status.in_((InvoiceStatus.PAID, InvoiceStatus.CANCELLED)))
+        .values(status=InvoiceStatus.OPEN, payer=None, paid_block=None, paid_tx=None)
     )

@@ -34,6 +34,7 @@ from ledger.indexer.db import table, write_transaction
 from ledger.indexer.decode import DecodedEvent
 from ledger.indexer.errors import CursorMovedError, IndexerError, ParentMismatchError
 from ledger.indexer.extract import Batch, Header
+from ledger.payments.states import InvoiceStatus, PaymentStatus, RedemptionState
 from ledger.types import AccountStatus
 
 TOKEN = "CityToken"
@@ -521,7 +522,7 @@ def _settled(d: _Derived, e: DecodedEvent, ts: int) -> None:
         "refunded": 0,
         "points_clawed_back": 0,
         "city_share_returned": 0,
-        "status": "settled",
+        "status": PaymentStatus.SETTLED,
         "block_number": e.block_number,
         "tx_hash": e.tx_hash,
         "timestamp": ts,
@@ -532,7 +533,7 @@ def _settled(d: _Derived, e: DecodedEvent, ts: int) -> None:
         "ref": ref,
         "merchant": a["merchant"],
         "amount": a["amount"],
-        "status": "paid",
+        "status": InvoiceStatus.PAID,
         "payer": payer,
         "paid_block": e.block_number,
         "paid_tx": e.tx_hash,
@@ -566,9 +567,7 @@ def _refunded(d: _Derived, e: DecodedEvent, ts: int) -> None:
         payment["refunded"] = a["refundedTotal"]
         payment["points_clawed_back"] += a["pointsClawedBack"]
         payment["city_share_returned"] += a["fromCity"]
-        payment["status"] = (
-            "refunded" if a["refundedTotal"] >= payment["amount"] else "partially_refunded"
-        )
+        payment["status"] = PaymentStatus.after_refunds(a["refundedTotal"], payment["amount"])
 
 
 def _cancelled(d: _Derived, e: DecodedEvent, ts: int) -> None:
@@ -577,7 +576,7 @@ def _cancelled(d: _Derived, e: DecodedEvent, ts: int) -> None:
         "ref": ref,
         "merchant": e.args["merchant"],
         "amount": 0,
-        "status": "cancelled",
+        "status": InvoiceStatus.CANCELLED,
         "created_at": _utc(ts),
     }
 
@@ -589,7 +588,7 @@ def _redemption_requested(d: _Derived, e: DecodedEvent, ts: int) -> None:
         "id": rid,
         "merchant": e.args["merchant"],
         "amount": e.args["amount"],
-        "status": "requested",
+        "status": RedemptionState.REQUESTED,
         "settlement_ref": None,
         "reason": None,
         "requested_block": e.block_number,
@@ -599,7 +598,7 @@ def _redemption_requested(d: _Derived, e: DecodedEvent, ts: int) -> None:
     }
 
 
-def _redemption_decided(status: str, field: str, arg: str) -> Handler:
+def _redemption_decided(status: RedemptionState, field: str, arg: str) -> Handler:
     def handle(d: _Derived, e: DecodedEvent, ts: int) -> None:
         rid = e.args["redemptionId"]
         d.changed_redemptions.add(rid)
@@ -637,9 +636,11 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     (ROUTER, "InvoiceCancelled"): _cancelled,
     (ROUTER, "RedemptionRequested"): _redemption_requested,
     (ROUTER, "RedemptionConfirmed"): _redemption_decided(
-        "confirmed", "settlement_ref", "settlementRef"
+        RedemptionState.CONFIRMED, "settlement_ref", "settlementRef"
     ),
-    (ROUTER, "RedemptionRejected"): _redemption_decided("rejected", "reason", "reason"),
+    (ROUTER, "RedemptionRejected"): _redemption_decided(
+        RedemptionState.REJECTED, "reason", "reason"
+    ),
 }
 assert set(HANDLERS) == DERIVING_EVENTS
 

@@ -16,6 +16,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from ledger.payments.states import InvoiceStatus, PaymentStatus
+
 ADDRESS = 42
 HASH = 66
 
@@ -137,7 +139,7 @@ class Invoice(SQLModel, table=True):
     salt: str | None = Field(default=None, max_length=HASH)
     description: str | None = Field(default=None, max_length=200)
     external_id: str | None = Field(default=None, max_length=100)
-    status: str = Field(default="open", max_length=16)
+    status: str = Field(default=InvoiceStatus.OPEN, max_length=16)
     payer: str | None = Field(default=None, max_length=ADDRESS)
     paid_block: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     paid_tx: str | None = Field(default=None, max_length=HASH)
@@ -164,8 +166,8 @@ class Payment(SQLModel, table=True):
     refunded: int = _amount()
     points_clawed_back: int = _amount()
     city_share_returned: int = _amount()
-    status: str = Field(default="settled", max_length=20)
-    """``settled`` | ``partially_refunded`` | ``refunded``."""
+    status: str = Field(default=PaymentStatus.SETTLED, max_length=20)
+    """A :class:`~ledger.payments.states.PaymentStatus`."""
     block_number: int = Field(sa_column=Column(BigInteger, nullable=False))
     tx_hash: str = Field(max_length=HASH)
     timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))

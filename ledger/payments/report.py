@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ledger.payments.fees import CARD_FEE_BPS, VAN_FEE_BPS, by_card
+from ledger.payments.states import RedemptionState
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +49,10 @@ class RefundLine:
 
 @dataclass(frozen=True, slots=True)
 class RedemptionLine:
-    """One redemption (bank payout) request; ``status``: requested | confirmed | rejected."""
+    """One redemption (bank payout) request."""
 
     amount: int
-    status: str
+    status: RedemptionState
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ def daily_report(
     card_merchant_amount = sum(c.merchant_amount for c in cards)
     refunded_by_merchant = sum(r.from_merchant for r in backs)
 
-    def redeemed(status: str) -> int:
+    def redeemed(status: RedemptionState) -> int:
         return sum(r.amount for r in outs if r.status == status)
 
     return DailyReport(
@@ -121,9 +122,9 @@ def daily_report(
         refunded_by_city=sum(r.from_city for r in backs),
         points_clawed_back=sum(r.points_clawed_back for r in backs),
         net=received - refunded_by_merchant,
-        redemptions_requested=redeemed("requested"),
-        redemptions_confirmed=redeemed("confirmed"),
-        redemptions_rejected=redeemed("rejected"),
+        redemptions_requested=redeemed(RedemptionState.REQUESTED),
+        redemptions_confirmed=redeemed(RedemptionState.CONFIRMED),
+        redemptions_rejected=redeemed(RedemptionState.REJECTED),
         card_fee_bps=card_fee_bps,
         van_fee_bps=van_fee_bps,
         card_fees=sum(c.card_fee for c in cards),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from eth_utils import to_checksum_address
@@ -41,6 +42,31 @@ class CastRecord(Protocol):
 
 
 C = TypeVar("C", bound=CastRecord)
+
+
+class BallotStatus(StrEnum):
+    """What the rule says of one cast ballot (or public vote)."""
+
+    LIVE = "live"
+    """The voter's last ballot while the vote is open: it will count if it verifies."""
+    SUPERSEDED = "superseded"
+    """A later ballot of the same voter replaced it; it never counts."""
+    COUNTED = "counted"
+    """The voter's last ballot, cast in the window by an eligible voter, and it verifies."""
+    VOID = "void"
+    """The voter's last ballot, but it cannot count (the reason says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: BallotStatus
+    reason: str | None = None
+    """Why a void ballot does not count, in a sentence."""
+
+
+COUNTED = Verdict(BallotStatus.COUNTED)
+LIVE = Verdict(BallotStatus.LIVE)
+SUPERSEDED = Verdict(BallotStatus.SUPERSEDED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,18 +193,17 @@ def ballot_verdict(
     spec: BallotSpec,
     window: Window,
     eligible: Collection[str] | None,
-) -> str | None:
-    """The rule applied to one ballot among ``casts``: None if it counts, else why not
-    (``superseded`` by a later ballot of the same voter, or why it is void)."""
+) -> Verdict:
+    """The rule applied to one ballot among ``casts`` of a closed vote: counted, superseded by
+    a later ballot of the same voter, or void (with the reason)."""
     last, _ = last_casts(casts)
     voter = to_checksum_address(cast.voter)
     if last[voter].sequence != cast.sequence:
-        return "superseded by a later ballot of the same voter"
+        return SUPERSEDED
     reason = _admissibility(cast, window, eligible)
-    if reason is not None:
-        return reason
-    verdicts = verify_ballots(context, public_key, spec, [(voter, cast.ballot)], workers=1)
-    return verdicts[0]
+    if reason is None:
+        [reason] = verify_ballots(context, public_key, spec, [(voter, cast.ballot)], workers=1)
+    return COUNTED if reason is None else Verdict(BallotStatus.VOID, reason)
 
 
 class VoteCast(CastRecord, Protocol):

@@ -11,26 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from eth_utils import keccak
 
 from ledger.voting.crypto import BallotSpec
 from ledger.voting.errors import ManifestError
+from ledger.voting.methods import VoteMethod
 
 MAX_OPTIONS = 32
-
-
-class VoteMethod(StrEnum):
-    YES_NO = "yes-no"
-    """Two options, Yes and No; choose exactly one."""
-    SINGLE = "single"
-    """Choose exactly one option."""
-    APPROVAL = "approval"
-    """Choose between ``min`` and ``max`` options."""
-    BUDGET = "budget"
-    """Participatory budgeting: choose up to ``max`` projects, each with a cost."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.voting.counting import Window, ballot_verdict, count_ballots, count_votes
+from ledger.voting.counting import (
+    BallotStatus,
+    Verdict,
+    Window,
+    ballot_verdict,
+    count_ballots,
+    count_votes,
+)
 from ledger.voting.crypto import (
     BallotSpec,
     ElectionContext,
@@ -20,7 +27,8 @@ from ledger.voting.crypto import (
     start_ceremony,
 )
 from ledger.voting.errors import ManifestError, TrusteeVaultError
-from ledger.voting.manifest import ElectionManifest, VoteMethod, fund_projects
+from ledger.voting.manifest import ElectionManifest, fund_projects
+from ledger.voting.methods import VoteMethod
 from ledger.voting.vault import TrusteeState, TrusteeVault
 from tests.support.accounts import make_accounts
 
@@ -97,10 +105,14 @@ def test_one_ballot_is_judged_by_the_same_rule() -> None:
     a = VOTERS[0]
     first, second = ballot(a, 0), ballot(a, 1, sequence=2)
     options = {"context": CONTEXT, "public_key": KEY, "spec": SPEC, "window": WINDOW}
-    assert ballot_verdict(second, [first, second], eligible=None, **options) is None
+    counted = ballot_verdict(second, [first, second], eligible=None, **options)
+    assert counted == Verdict(BallotStatus.COUNTED)
     superseded = ballot_verdict(first, [first, second], eligible=None, **options)
-    assert superseded is not None
-    assert superseded.startswith("superseded")
+    assert superseded.status is BallotStatus.SUPERSEDED
+    stolen = Cast(VOTERS[1], 1, 1_500, ballot(a, 0).ballot)  # bound to another voter
+    void = ballot_verdict(stolen, [stolen], eligible=None, **options)
+    assert void.status is BallotStatus.VOID
+    assert void.reason
 
 
 @given(st.lists(st.tuples(st.sampled_from(VOTERS), st.integers(0, 7)), max_size=30))

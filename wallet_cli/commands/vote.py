@@ -9,27 +9,27 @@ it prints is the ballot's hash, which anyone can look up on the chain's bulletin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
-from eth_utils import keccak, to_checksum_address
 from rich.table import Table
 from rich.text import Text
 
-from ledger.contracts.elections import ElectionKind, ElectionPhase, ElectionState
-from ledger.voting import lifecycle
-from ledger.voting.counting import ballot_verdict
-from ledger.voting.crypto import InvalidSelection, SelectionCountError
-from ledger.voting.eligibility import EligibilityList
-from ledger.voting.files import ELIGIBILITY, MANIFEST, ElectionFiles
-from ledger.voting.manifest import ElectionManifest, VoteMethod
-from ledger.voting.record import spec_of, window_of
+from ledger.types import parse_address
+from ledger.voting.methods import VoteMethod
 from wallet_cli import output
 from wallet_cli.commands.keys import PasswordFile
 from wallet_cli.commands.payments import ApiUrl, Yes
 from wallet_cli.context import Wallet, wallet_command
 from wallet_cli.errors import WalletError
+
+if TYPE_CHECKING:
+    from ledger.contracts.elections import ElectionState
+    from ledger.voting.eligibility import EligibilityList
+    from ledger.voting.manifest import ElectionManifest
+
+# The voting library (the group arithmetic, the proofs, web3) is imported by the commands that
+# use it, so `wallet --help` and the payment commands do not load it.
 
 app = typer.Typer(help="City votes: see them, cast an encrypted ballot, check it counted.")
 
@@ -55,6 +55,10 @@ class PublishedFiles:
         self.files_dir = files_dir
 
     def _fetch(self, election_id: int, name: str) -> bytes:
+        import httpx
+
+        from ledger.voting.files import ElectionFiles
+
         if self.files_dir is not None:
             files = ElectionFiles(self.files_dir, self.wallet.city.chain.chain_id)
             path = files.folder(election_id) / name
@@ -77,12 +81,22 @@ class PublishedFiles:
         return response.content
 
     def manifest(self, state: ElectionState) -> ElectionManifest:
+        from eth_utils import keccak
+
+        from ledger.voting.files import MANIFEST
+        from ledger.voting.manifest import ElectionManifest
+
         data = self._fetch(state.id, MANIFEST)
         if keccak(data) != state.config.manifest_hash:
             raise WalletError(f"the manifest served for vote {state.id} is not the one on chain")
         return ElectionManifest.from_json(data)
 
     def eligibility(self, state: ElectionState) -> EligibilityList:
+        from eth_utils import keccak
+
+        from ledger.voting.eligibility import EligibilityList
+        from ledger.voting.files import ELIGIBILITY
+
         data = self._fetch(state.id, ELIGIBILITY)
         if keccak(data) != state.config.eligibility_list_hash:
             raise WalletError(
@@ -99,6 +113,9 @@ def _state(wallet: Wallet, election_id: int) -> ElectionState:
 
 
 def _status(wallet: Wallet, state: ElectionState) -> str:
+    from ledger.contracts.elections import ElectionPhase
+    from ledger.voting.record import window_of
+
     now = wallet.city.chain.next_block_time()  # the time a ballot sent now would see
     window = window_of(state.config)
     if state.phase is ElectionPhase.OPEN and window.contains(now):
@@ -117,6 +134,8 @@ def _status(wallet: Wallet, state: ElectionState) -> str:
 @wallet_command
 def list_(wallet: Wallet) -> None:
     """Every vote on this chain, with its state."""
+    from ledger.contracts.elections import ElectionKind
+
     elections = wallet.city.elections
     states = [elections.election(i) for i in range(1, elections.election_count() + 1)]
     if wallet.json:
@@ -189,6 +208,8 @@ def _how_to_choose(manifest: ElectionManifest) -> str:
 
 def _choices(manifest: ElectionManifest, picks: list[str]) -> list[int]:
     """Option numbers (1-based, as `show` prints them) or exact labels → 0-based indices."""
+    from ledger.voting.crypto import InvalidSelection, SelectionCountError
+
     labels = {o.label.casefold(): i for i, o in enumerate(manifest.options)}
     chosen: list[int] = []
     for pick in picks:
@@ -223,6 +244,9 @@ def cast(
     password_file: PasswordFile = None,
 ) -> None:
     """Encrypt your choice on this machine and cast it; re-casting replaces your ballot."""
+    from ledger.contracts.elections import ElectionKind
+    from ledger.voting import lifecycle
+
     if voter[:2].lower() == "0x":
         raise WalletError("VOTER must be the alias of a key in the keystore, not an address")
     address = wallet.keys.address(voter)
@@ -301,6 +325,10 @@ def verify(
     tracking_code: Annotated[str, typer.Argument(help="The code `wallet vote cast` printed.")],
 ) -> None:
     """Find a ballot by its tracking code on the chain and say whether it counts."""
+    from ledger.voting import lifecycle
+    from ledger.voting.counting import BallotStatus, ballot_verdict
+    from ledger.voting.record import spec_of, window_of
+
     try:
         code = bytes.fromhex(tracking_code.removeprefix("0x"))
     except ValueError:
@@ -313,8 +341,8 @@ def verify(
     found = next((c for c in casts if c.ballot_hash == code), None)
     if found is None:
         raise WalletError(f"no ballot with tracking code {tracking_code} in vote {election}")
-    voter = to_checksum_address(found.voter)
-    reason = ballot_verdict(
+    voter = parse_address(found.voter)
+    judged = ballot_verdict(
         found,
         casts,
         context=lifecycle.context_of(city, election),
@@ -323,9 +351,10 @@ def verify(
         window=window_of(state.config),
         eligible=None,  # the contract checked each voter's Merkle proof
     )
-    verdict = "counts: it is the voter's last ballot and its proofs verify"
-    if reason is not None:
-        verdict = reason if reason.startswith("superseded") else f"void: {reason}"
+    verdict = {
+        BallotStatus.COUNTED: "counts: it is the voter's last ballot and its proofs verify",
+        BallotStatus.SUPERSEDED: "superseded by a later ballot of the same voter",
+    }.get(judged.status, f"void: {judged.reason}")
     if wallet.json:
         output.print_json(
             {
