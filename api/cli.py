@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ledger import defaults
 from ledger.cli.common import (
     DbUrl,
     DeploymentsDir,
@@ -34,7 +35,6 @@ from ledger.cli.common import (
     emit,
     friendly_errors,
 )
-from ledger.config import DEFAULT_DATA_DIR, DEFAULT_DEPLOYMENTS_DIR, DEFAULT_NETWORK
 from ledger.exceptions import InputError
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def api_settings(
 ) -> Settings:
     """The API's settings over the ledger's, with what the command line says."""
     from api.core.config import Settings
-    from ledger.config import LedgerSettings
+    from ledger.config import LedgerSettings, build_settings
 
     ledger: dict[str, Any] = {"data_dir": data_dir}
     for name, value in (
@@ -66,7 +66,7 @@ def api_settings(
     ):
         if value:
             ledger[name] = value
-    return Settings(ledger=LedgerSettings(**ledger), **extra)
+    return build_settings(Settings, ledger=build_settings(LedgerSettings, **ledger), **extra)
 
 
 def migrate(url: str) -> None:
@@ -84,9 +84,9 @@ def key_session(db_url: str | None, data_dir: Path) -> Iterator[Session]:
     from sqlmodel import Session
 
     from api.db import make_engine
-    from ledger.config import LedgerSettings
+    from ledger.config import LedgerSettings, build_settings
 
-    url = LedgerSettings(data_dir=data_dir, db_url=db_url).database_url
+    url = build_settings(LedgerSettings, data_dir=data_dir, db_url=db_url).database_url
     migrate(url)
     engine = make_engine(url)
     try:
@@ -101,10 +101,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     db_url: DbUrl = None,
-    data_dir: StateDir = DEFAULT_DATA_DIR,
+    data_dir: StateDir = defaults.DATA_DIR,
     rpc_url: RpcUrl = None,
-    network: Network = DEFAULT_NETWORK,
-    deployments_dir: DeploymentsDir = DEFAULT_DEPLOYMENTS_DIR,
+    network: Network = defaults.NETWORK,
+    deployments_dir: DeploymentsDir = defaults.DEPLOYMENTS_DIR,
     run_migrations: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Apply database migrations first.")
     ] = True,
@@ -144,7 +144,7 @@ def create_key(
     ] = None,
     label: Annotated[str | None, typer.Option(help="What the key is for.")] = None,
     db_url: DbUrl = None,
-    data_dir: StateDir = DEFAULT_DATA_DIR,
+    data_dir: StateDir = defaults.DATA_DIR,
     json_output: JsonOutput = False,
 ) -> None:
     """Create an API key; it is printed once and only its digest is stored."""
@@ -178,7 +178,7 @@ def create_key(
 @api_keys.command("list")
 @friendly_errors
 def list_keys(
-    db_url: DbUrl = None, data_dir: StateDir = DEFAULT_DATA_DIR, json_output: JsonOutput = False
+    db_url: DbUrl = None, data_dir: StateDir = defaults.DATA_DIR, json_output: JsonOutput = False
 ) -> None:
     """List API keys (never the keys themselves)."""
     from rich.table import Table
@@ -223,7 +223,7 @@ def list_keys(
 def revoke_key(
     key_id: Annotated[str, typer.Argument(help="The key's id (see `cityledger api-key list`).")],
     db_url: DbUrl = None,
-    data_dir: StateDir = DEFAULT_DATA_DIR,
+    data_dir: StateDir = defaults.DATA_DIR,
 ) -> None:
     """Revoke an API key: it stops working at once."""
     from api.keys import revoke_key as revoke

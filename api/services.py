@@ -15,7 +15,8 @@ from api.core.config import Settings
 from ledger.city import City, load_manifest
 from ledger.deploy import DeploymentError, Manifest
 from ledger.exceptions import ConfigError, LedgerError
-from ledger.keys import KeyStore, read_password_file, signer_from_env
+from ledger.keys import KeyStore, signer_from_env
+from ledger.secrets import read_secret_file
 from ledger.voting.files import ElectionFiles
 
 SERVICE_KEY_ENV = "CITYLEDGER_API_SERVICE_KEY"
@@ -89,4 +90,4 @@ class Services:
         password_file = self.settings.service_password_file
         if password_file is None:
             raise ConfigError("CITYLEDGER_API_SERVICE_PASSWORD_FILE unlocks the service keystore")
-        return KeyStore(keystore.parent).unlock(keystore.stem, read_password_file(password_file))
+        return KeyStore(keystore.parent).unlock(keystore.stem, read_secret_file(password_file))

@@ -14,12 +14,12 @@ from typing import Annotated
 
 import typer
 
+from ledger import defaults
 from ledger.cli.node import DataDir, Host, LogLevel, Port
-from ledger.config import DEFAULT_DATA_DIR
 
 
 def up(
-    data_dir: DataDir = DEFAULT_DATA_DIR,
+    data_dir: DataDir = defaults.DATA_DIR,
     host: Host = "127.0.0.1",
     port: Port = 8545,
     api_port: Annotated[

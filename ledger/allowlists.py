@@ -1,23 +1,22 @@
-"""Keep the chain's account allowlists in step with the registry, over Besu's PERM API.
+"""The nodes' account allowlists, changed over Besu's PERM API.
 
-The chain is permissioned twice: the node refuses transactions from senders not on its
-accounts allowlist, and the contracts refuse token movements of accounts the registry does not
-hold active. Registering (or recovering) a resident therefore also allows the account on every
-node, through ``perm_addAccountsToAllowlist`` — the same JSON-RPC call on the embedded node and
-on Besu.
+The chain is permissioned twice: a node refuses transactions from senders not on its accounts
+allowlist, and the contracts refuse token movements of accounts the registry does not hold
+active. :mod:`ledger.registration` keeps the two in step through this client; the calls are the
+same JSON-RPC methods on the embedded node and on Besu (``perm_addAccountsToAllowlist``,
+``perm_removeAccountsFromAllowlist``), sent with the nodes' admin token.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import httpx
 
 from ledger.exceptions import PermissioningError
+from ledger.secrets import NODE_ADMIN_TOKEN_ENV, env_secret
 
-TOKEN_ENV = "CITYLEDGER_NODE_ADMIN_TOKEN"
 URLS_ENV = "CITYLEDGER_PERM_RPC_URLS"
 
 
@@ -32,10 +31,7 @@ class NodeAllowlists:
     def from_env(cls, rpc_url: str) -> NodeAllowlists | None:
         """From $CITYLEDGER_NODE_ADMIN_TOKEN (or ..._FILE) and $CITYLEDGER_PERM_RPC_URLS
         (comma-separated; default: the chain's RPC URL); None if no token is configured."""
-        token = os.environ.get(TOKEN_ENV, "")
-        token_file = os.environ.get(f"{TOKEN_ENV}_FILE")
-        if not token and token_file:
-            token = Path(token_file).read_text().strip()
+        token = env_secret(NODE_ADMIN_TOKEN_ENV)
         if not token:
             return None
         urls = [u.strip() for u in os.environ.get(URLS_ENV, rpc_url).split(",") if u.strip()]

@@ -1,7 +1,6 @@
 """Settings shared by every CityLedger tool, from the environment (CITYLEDGER_*) or flags.
 
-The defaults here are the only ones: the command-line options of both CLIs and the API's
-settings (which nest these) take them from this module.
+The defaults are :mod:`ledger.defaults`'; the API's settings nest these.
 
 Secrets (private keys, keystore passwords) are never settings with defaults: they come from a
 keystore plus a prompt, an environment variable or a file (see :mod:`ledger.secrets`).
@@ -10,18 +9,29 @@ keystore plus a prompt, an environment variable or a file (see :mod:`ledger.secr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_RPC_URL = "http://127.0.0.1:8545"
-DEFAULT_NETWORK = "local"
-DEFAULT_DEPLOYMENTS_DIR = Path("deployments")
-DEFAULT_DATA_DIR = Path(".cityledger")
-"""The operator's local state: the index, published vote files, the dev chain of `make up`."""
-DEFAULT_KEYSTORE_DIR = DEFAULT_DATA_DIR / "keystore"
-"""The operator CLI's keystores (staff keys; the wallet keeps residents' in their home)."""
-DEFAULT_NODE_DIR = DEFAULT_DATA_DIR / "node"
+from ledger import defaults
+from ledger.exceptions import ConfigError
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def build_settings(kind: type[S], **values: Any) -> S:
+    """``kind(**values)`` (and the environment), with every invalid value reported in one
+    :class:`ConfigError`, which the command lines print as one line."""
+    try:
+        return kind(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
 
 
 class LedgerSettings(BaseSettings):
@@ -30,14 +40,14 @@ class LedgerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CITYLEDGER_", extra="ignore")
 
-    rpc_url: str = Field(default=DEFAULT_RPC_URL, description="JSON-RPC endpoint of the chain")
+    rpc_url: str = Field(default=defaults.RPC_URL, description="JSON-RPC endpoint of the chain")
     chain_id: int | None = Field(default=None, description="refuse a node on another chain")
     network: str = Field(
-        default=DEFAULT_NETWORK, description="deployment name: deployments/<network>.json"
+        default=defaults.NETWORK, description="deployment name: deployments/<network>.json"
     )
-    deployments_dir: Path = Field(default=DEFAULT_DEPLOYMENTS_DIR)
+    deployments_dir: Path = Field(default=defaults.DEPLOYMENTS_DIR)
     receipt_timeout: float = Field(default=60.0, gt=0)
-    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="local state (the index)")
+    data_dir: Path = Field(default=defaults.DATA_DIR, description="local state (the index)")
     db_url: str | None = Field(
         default=None, description="index database (default: SQLite in data_dir)"
     )

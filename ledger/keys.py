@@ -13,12 +13,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
-
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress
-from eth_utils import to_checksum_address
+from typing import TYPE_CHECKING, Any
 
 from ledger.exceptions import (
     AliasExistsError,
@@ -26,6 +21,14 @@ from ledger.exceptions import (
     UnknownAliasError,
     WrongPasswordError,
 )
+from ledger.secrets import env_secret
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+    from eth_typing import ChecksumAddress
+
+# eth-account is imported where keys are made, decrypted or used (a second of start-up that
+# listing aliases or reading an address does not need).
 
 STANDARD_SCRYPT_N = 2**18
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -60,23 +63,31 @@ class KeyStore:
         return document
 
     def address(self, alias: str) -> ChecksumAddress:
+        from eth_utils import to_checksum_address
+
         try:
             return to_checksum_address(self.document(alias)["address"])
         except (KeyError, ValueError) as exc:
             raise InvalidKeyError(f"{self.path(alias)} has no valid address") from exc
 
     def alias_of(self, address: str) -> str | None:
+        from eth_utils import to_checksum_address
+
         wanted = to_checksum_address(address)
         return next((a for a in self.aliases() if self.address(a) == wanted), None)
 
     def create(
         self, alias: str, password: str, *, scrypt_n: int = STANDARD_SCRYPT_N
     ) -> ChecksumAddress:
+        from eth_account import Account
+
         return self._store(alias, Account.create(), password, scrypt_n)
 
     def import_private_key(
         self, alias: str, private_key: str, password: str, *, scrypt_n: int = STANDARD_SCRYPT_N
     ) -> ChecksumAddress:
+        from eth_account import Account
+
         try:
             account = Account.from_key(private_key.strip())
         except (ValueError, TypeError) as exc:
@@ -85,6 +96,8 @@ class KeyStore:
 
     def import_keystore(self, alias: str, source: Path, password: str) -> ChecksumAddress:
         """Copy a keystore file in after proving the password opens it."""
+        from eth_account import Account
+
         try:
             document = json.loads(source.read_text())
         except (OSError, json.JSONDecodeError) as exc:
@@ -94,12 +107,16 @@ class KeyStore:
         return account.address
 
     def unlock(self, alias: str, password: str) -> LocalAccount:
+        from eth_account import Account
+
         account: LocalAccount = Account.from_key(_decrypt(self.document(alias), password))
         return account
 
     def _store(
         self, alias: str, account: LocalAccount, password: str, scrypt_n: int
     ) -> ChecksumAddress:
+        from eth_account import Account
+
         document = Account.encrypt(account.key, password, kdf="scrypt", iterations=scrypt_n)
         self._write(alias, document)
         return account.address
@@ -121,9 +138,11 @@ def write_private(path: Path, text: str, *, replace: bool = False) -> None:
 
 
 def signer_from_env(variable: str) -> LocalAccount | None:
-    """A signer from a private key in ``variable`` (for services and CI), if it is set."""
-    value = os.environ.get(variable)
-    if not value:
+    """A signer from a private key in ``$variable`` or its file (for services and CI), if set."""
+    from eth_account import Account
+
+    value = env_secret(variable)
+    if value is None:
         return None
     try:
         account: LocalAccount = Account.from_key(value.strip())
@@ -132,14 +151,9 @@ def signer_from_env(variable: str) -> LocalAccount | None:
     return account
 
 
-def read_password_file(path: Path) -> str:
-    try:
-        return path.read_text().rstrip("\n")
-    except OSError as exc:
-        raise InvalidKeyError(f"cannot read password file {path}: {exc.strerror}") from exc
-
-
 def _decrypt(document: dict[str, Any], password: str) -> bytes:
+    from eth_account import Account
+
     try:
         return bytes(Account.decrypt(document, password))
     except ValueError as exc:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from ledger.exceptions import InputError
+
 
 class Role(IntEnum):
     ADMIN = 0
@@ -38,7 +40,7 @@ class Role(IntEnum):
             return cls[text.strip().upper().replace("-", "_")]
         except KeyError:
             names = ", ".join(r.label for r in cls)
-            raise ValueError(f"unknown role {text!r}; roles are: {names}") from None
+            raise InputError(f"unknown role {text!r}; roles are: {names}") from None
 
 
 FUNCTION_ROLES: dict[str, dict[str, Role]] = {

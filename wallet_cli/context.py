@@ -13,28 +13,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Annotated, Any, Concatenate, ParamSpec
 
 import typer
-from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress
 from rich.console import Console
 
-from ledger.city import City, load_manifest
-from ledger.config import DEFAULT_RPC_URL
-from ledger.deploy import Manifest
-from ledger.exceptions import WrongPasswordError
-from ledger.keys import KeyStore
+from ledger import defaults
+from ledger.cli.common import option, set_parameters
 from ledger.types import parse_address
 from wallet_cli import output
 from wallet_cli.passwords import get_password
-from wallet_cli.settings import (
-    DEFAULT_CONFIG,
-    DEFAULT_DEPLOYMENTS_DIR,
-    DEFAULT_KEYSTORE_DIR,
-    DEFAULT_NETWORK,
-    WalletSettings,
-)
+from wallet_cli.settings import DEFAULT_CONFIG, DEFAULT_KEYSTORE_DIR, WalletSettings
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+    from eth_typing import ChecksumAddress
+
+    from ledger.city import City
+    from ledger.deploy import Manifest
+    from ledger.keys import KeyStore
 
 SHARED_PANEL = "Connection and output"
 
@@ -65,16 +62,22 @@ class Wallet:
 
     @cached_property
     def keys(self) -> KeyStore:
+        from ledger.keys import KeyStore
+
         return KeyStore(self.settings.keystore_dir)
 
     @cached_property
     def manifest(self) -> Manifest:
         """The deployment manifest alone (commands that need no node, like ``receive``)."""
+        from ledger.city import load_manifest
+
         return load_manifest(self.settings.manifest_path)
 
     @cached_property
     def city(self) -> City:
         """The city's contracts, after checking the node serves the manifest's chain."""
+        from ledger.city import City
+
         return City.connect(self.settings.ledger())
 
     @cached_property
@@ -98,6 +101,8 @@ class Wallet:
         return self._aliases.get(address, address)
 
     def unlock(self, alias: str, password_file: Path | None) -> LocalAccount:
+        from ledger.exceptions import WrongPasswordError
+
         self.keys.document(alias)  # an unknown alias fails before the password prompt
         password = get_password(f"Password for {alias}", password_file=password_file)
         try:
@@ -113,7 +118,7 @@ RpcUrl = Annotated[
         "--rpc-url",
         envvar="CITYLEDGER_RPC_URL",
         help="JSON-RPC endpoint of the city chain.",
-        show_default=DEFAULT_RPC_URL,
+        show_default=defaults.RPC_URL,
         rich_help_panel=SHARED_PANEL,
     ),
 ]
@@ -142,7 +147,7 @@ Network = Annotated[
         "--network",
         envvar="CITYLEDGER_NETWORK",
         help="Deployment name: the manifest is <deployments-dir>/<network>.json.",
-        show_default=DEFAULT_NETWORK,
+        show_default=defaults.NETWORK,
         rich_help_panel=SHARED_PANEL,
     ),
 ]
@@ -152,7 +157,7 @@ DeploymentsDir = Annotated[
         "--deployments-dir",
         envvar="CITYLEDGER_DEPLOYMENTS_DIR",
         help="Directory of deployment manifests written by `cityledger deploy`.",
-        show_default=DEFAULT_DEPLOYMENTS_DIR,
+        show_default=str(defaults.DEPLOYMENTS_DIR),
         rich_help_panel=SHARED_PANEL,
     ),
 ]
@@ -169,19 +174,13 @@ ConfigFile = Annotated[
 ]
 
 
-def _shared(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
-    return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
-    )
-
-
 SHARED_PARAMETERS = (
-    _shared("rpc_url", RpcUrl),
-    _shared("json_output", JsonOutput, False),
-    _shared("keystore_dir", KeystoreDir),
-    _shared("network", Network),
-    _shared("deployments_dir", DeploymentsDir),
-    _shared("config", ConfigFile),
+    option("rpc_url", RpcUrl),
+    option("json_output", JsonOutput, False),
+    option("keystore_dir", KeystoreDir),
+    option("network", Network),
+    option("deployments_dir", DeploymentsDir),
+    option("config", ConfigFile),
 )
 SHARED_NAMES = frozenset(p.name for p in SHARED_PARAMETERS)
 
@@ -209,7 +208,4 @@ def wallet_command(func: Callable[Concatenate[Wallet, P], None]) -> Callable[P, 
         )
         func(wallet, *args, **kwargs)
 
-    parameters = [*own, *SHARED_PARAMETERS]
-    command.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in parameters}
-    return command
+    return set_parameters(command, [*own, *SHARED_PARAMETERS])

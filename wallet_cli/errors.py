@@ -12,14 +12,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import requests
 import typer
 
 # typer vendors click (typer._click) and its parser raises these; they are re-exported here so
 # commands raise the same classes (e.g. UsageError for exit 2).
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
-from web3.exceptions import Web3Exception
 
 from ledger.exceptions import LedgerError
 
@@ -56,8 +54,12 @@ def exit_code_for(exc: BaseException) -> int:
         return fail("aborted: nothing was changed")
     if isinstance(exc, KeyboardInterrupt):
         return fail("interrupted", 130)
-    if isinstance(exc, LedgerError | ValueError):
+    if isinstance(exc, LedgerError):
         return fail(str(exc) or type(exc).__name__)
+    # Only a failure gets here: web3 and requests are loaded by then if they are involved.
+    import requests
+    from web3.exceptions import Web3Exception
+
     if isinstance(exc, requests.exceptions.RequestException):
         return fail(f"cannot talk to the chain node: {exc}")
     if isinstance(exc, Web3Exception):

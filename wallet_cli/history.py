@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from hexbytes import HexBytes
-from web3.types import EventData
-
-from ledger.contracts.payments import PaymentRouter
-from ledger.contracts.token import CityToken
 from ledger.types import KRW, reference_text
+
+if TYPE_CHECKING:
+    from hexbytes import HexBytes
+    from web3.types import EventData
+
+    from ledger.contracts.payments import PaymentRouter
+    from ledger.contracts.token import CityToken
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 WINDOW = 5_000

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from eth_utils import to_checksum_address
+from ledger.types import parse_address
+from wallet_cli.errors import WalletError
 
 _URI = re.compile(r"^ethereum:(?P<token>0x[0-9a-fA-F]{40})@(?P<chain>\d+)/transfer\?(?P<query>.+)$")
 
@@ -31,22 +32,22 @@ class PaymentRequest:
 
 
 def parse_payment_uri(uri: str) -> PaymentRequest:
-    """The request a URI from :meth:`PaymentRequest.uri` stands for (ValueError otherwise)."""
+    """The request a URI from :meth:`PaymentRequest.uri` stands for (WalletError otherwise)."""
     match = _URI.match(uri)
     if not match:
-        raise ValueError(f"not an EIP-681 token transfer URI: {uri!r}")
+        raise WalletError(f"not an EIP-681 token transfer URI: {uri!r}")
     query = parse_qs(match["query"], strict_parsing=True)
     try:
         [recipient] = query["address"]
     except (KeyError, ValueError):
-        raise ValueError(f"{uri!r} names no single recipient address") from None
+        raise WalletError(f"{uri!r} names no single recipient address") from None
     amounts = query.get("uint256", [])
     if len(amounts) > 1 or (amounts and not amounts[0].isdigit()):
-        raise ValueError(f"{uri!r} has an invalid uint256 amount")
+        raise WalletError(f"{uri!r} has an invalid uint256 amount")
     return PaymentRequest(
-        to_checksum_address(match["token"]),
+        parse_address(match["token"]),
         int(match["chain"]),
-        to_checksum_address(recipient),
+        parse_address(recipient),
         int(amounts[0]) if amounts else None,
     )
 

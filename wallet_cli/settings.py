@@ -16,14 +16,16 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ledger.config import DEFAULT_RPC_URL, LedgerSettings
+from ledger import defaults
 from ledger.exceptions import ConfigError
 
-DEFAULT_CONFIG = "~/.cityledger/wallet.toml"
-DEFAULT_KEYSTORE_DIR = "~/.cityledger/wallet"
-DEFAULT_NETWORK = "local"
-DEFAULT_DEPLOYMENTS_DIR = "deployments"
+if TYPE_CHECKING:
+    from ledger.config import LedgerSettings
+
+DEFAULT_CONFIG = str(defaults.WALLET_DIR / "wallet.toml")
+DEFAULT_KEYSTORE_DIR = str(defaults.WALLET_DIR / "wallet")
 
 _PATHS = ("deployments_dir", "keystore_dir")
 _STRINGS = ("rpc_url", "network")
@@ -49,18 +51,23 @@ class WalletSettings:
         """Flags and environment (already merged by the option parser) win over the file."""
         file = load_config(config)
         return cls(
-            rpc_url=rpc_url or str(file.get("rpc_url", DEFAULT_RPC_URL)),
-            network=network or str(file.get("network", DEFAULT_NETWORK)),
+            rpc_url=rpc_url or str(file.get("rpc_url", defaults.RPC_URL)),
+            network=network or str(file.get("network", defaults.NETWORK)),
             deployments_dir=_path(deployments_dir or file.get("deployments_dir"))
-            or Path(DEFAULT_DEPLOYMENTS_DIR),
+            or defaults.DEPLOYMENTS_DIR,
             keystore_dir=_path(keystore_dir or file.get("keystore_dir"))
             or Path(DEFAULT_KEYSTORE_DIR).expanduser(),
         )
 
     def ledger(self) -> LedgerSettings:
         """The library's settings (CITYLEDGER_RECEIPT_TIMEOUT etc. still come from the env)."""
-        return LedgerSettings(
-            rpc_url=self.rpc_url, network=self.network, deployments_dir=self.deployments_dir
+        from ledger.config import LedgerSettings, build_settings
+
+        return build_settings(
+            LedgerSettings,
+            rpc_url=self.rpc_url,
+            network=self.network,
+            deployments_dir=self.deployments_dir,
         )
 
     @property

@@ -8,46 +8,39 @@ would not check again.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from ledger.cli.common import (
-    DeploymentsDir,
     JsonOutput,
-    KeystoreDir,
-    Network,
-    PasswordFile,
-    RpcUrl,
-    SignerAlias,
-    Staff,
     console,
     emit,
     friendly_errors,
+    staff,
+    staff_callback,
 )
-from ledger.contracts.registry import credential_hash
-from ledger.keys import read_password_file
+from ledger.exceptions import InputError
 from ledger.payments.fees import BPS
-from ledger.permissioning import TOKEN_ENV, NodeAllowlists
 from ledger.roles import Role
 from ledger.types import AccountKind, RedemptionStatus, format_krw, parse_address, parse_krw
+
+if TYPE_CHECKING:
+    from ledger.registration import Change, Registrar
 
 app = typer.Typer(
     help="City staff operations (registry, token, roles, payment fees and redemptions).",
     no_args_is_help=True,
 )
+app.callback()(staff_callback())
 fees_app = typer.Typer(
     help="The payment router's fees: show them (anyone) or change them (merchant-admin).",
     no_args_is_help=True,
 )
 app.add_typer(fees_app, name="fees")
-
-PEPPER_ENV = "CITYLEDGER_CREDENTIAL_PEPPER"
 
 Account = Annotated[str, typer.Argument(help="Account address (0x…).")]
 Ref = Annotated[
@@ -55,38 +48,29 @@ Ref = Annotated[
 ]
 
 
-def _staff(ctx: typer.Context) -> Staff:
-    staff: Staff = ctx.obj
-    return staff
-
-
-@app.callback()
-def options(
-    ctx: typer.Context,
-    rpc_url: RpcUrl = None,
-    network: Network = "local",
-    deployments_dir: DeploymentsDir = Path("deployments"),
-    signer: SignerAlias = None,
-    keystore_dir: KeystoreDir = Path(".cityledger/keystore"),
-    password_file: PasswordFile = None,
-) -> None:
-    """Connection and signer options, given before the command."""
-    ctx.obj = Staff(rpc_url, network, deployments_dir, signer, keystore_dir, password_file)
-
-
 def _done(what: str, receipt: dict[str, object]) -> None:
     console.print(f"[green]{what}[/green] (block {receipt['blockNumber']})")
 
 
-def _credential(credential: str) -> bytes:
-    pepper = os.environ.get(PEPPER_ENV, "")
-    if not pepper and os.environ.get(f"{PEPPER_ENV}_FILE"):
-        pepper = read_password_file(Path(os.environ[f"{PEPPER_ENV}_FILE"]))
-    if not pepper:
-        raise ValueError(
-            f"set ${PEPPER_ENV} or ${PEPPER_ENV}_FILE (the city's secret for credential hashes)"
+def _registrar(ctx: typer.Context) -> Registrar:
+    from ledger.registration import Registrar
+
+    member = staff(ctx)
+    return Registrar.from_env(member.city, member.signer)
+
+
+def _report(what: str, change: Change) -> None:
+    """The registry change, then what happened to the node allowlists."""
+    from ledger.secrets import NODE_ADMIN_TOKEN_ENV
+
+    _done(what, dict(change.receipt))
+    if change.allowlists is None:
+        console.print(
+            f"[yellow]note:[/yellow] node allowlists unchanged (set ${NODE_ADMIN_TOKEN_ENV} or "
+            f"${NODE_ADMIN_TOKEN_ENV}_FILE to let staff commands update them)"
         )
-    return credential_hash(credential, pepper.encode())
+    elif change.allowed or change.disallowed:
+        console.print(f"node allowlists updated on {', '.join(change.allowlists)}")
 
 
 @app.command()
@@ -102,13 +86,9 @@ def register(
     ],
 ) -> None:
     """Register an account (registrar)."""
-    staff = _staff(ctx)
     checked = parse_address(account)
-    receipt = staff.city.registry.register(
-        staff.signer, checked, AccountKind.parse(kind), district, _credential(credential)
-    )
-    _done(f"registered {checked} as {kind} in district {district}", dict(receipt))
-    _allow(staff, add=[checked])
+    change = _registrar(ctx).register(checked, AccountKind.parse(kind), district, credential)
+    _report(f"registered {checked} as {kind} in district {district}", change)
 
 
 @app.command()
@@ -121,34 +101,25 @@ def update(
     credential: Annotated[str, typer.Option(help="Credential reference (hashed).")],
 ) -> None:
     """Change an account's kind, district or credential (registrar)."""
-    staff = _staff(ctx)
-    receipt = staff.city.registry.update(
-        staff.signer,
-        parse_address(account),
-        AccountKind.parse(kind),
-        district,
-        _credential(credential),
+    change = _registrar(ctx).update(
+        parse_address(account), AccountKind.parse(kind), district, credential
     )
-    _done(f"updated {account}", dict(receipt))
+    _done(f"updated {account}", dict(change.receipt))
 
 
 @app.command()
 @friendly_errors
 def freeze(ctx: typer.Context, account: Account) -> None:
-    """Freeze an account: it can neither send nor receive (registrar)."""
-    staff = _staff(ctx)
-    _done(
-        f"froze {account}", dict(staff.city.registry.freeze(staff.signer, parse_address(account)))
-    )
+    """Freeze an account: it can neither send nor receive, and the nodes refuse its
+    transactions (registrar)."""
+    _report(f"froze {account}", _registrar(ctx).freeze(parse_address(account)))
 
 
 @app.command()
 @friendly_errors
 def unfreeze(ctx: typer.Context, account: Account) -> None:
     """Unfreeze an account (registrar)."""
-    staff = _staff(ctx)
-    receipt = staff.city.registry.unfreeze(staff.signer, parse_address(account))
-    _done(f"unfroze {account}", dict(receipt))
+    _report(f"unfroze {account}", _registrar(ctx).unfreeze(parse_address(account)))
 
 
 @app.command()
@@ -159,11 +130,8 @@ def recover(
     new_account: Annotated[str, typer.Argument(help="The resident's new account.")],
 ) -> None:
     """Move a lost key's registration and balance to a new account (registrar)."""
-    staff = _staff(ctx)
     old, new = parse_address(old_account), parse_address(new_account)
-    receipt = staff.city.registry.recover(staff.signer, old, new)
-    _done(f"recovered {old} → {new}", dict(receipt))
-    _allow(staff, add=[new], remove=(old,))
+    _report(f"recovered {old} → {new}", _registrar(ctx).recover(old, new))
 
 
 @app.command()
@@ -175,9 +143,9 @@ def mint(
     ref: Ref,
 ) -> None:
     """Issue tokens against a fiat deposit reference, usable once (treasury)."""
-    staff = _staff(ctx)
+    member = staff(ctx)
     value = parse_krw(amount)
-    receipt = staff.city.token.mint(staff.signer, parse_address(account), value, ref)
+    receipt = member.city.token.mint(member.signer, parse_address(account), value, ref)
     _done(f"minted {format_krw(value)} to {account} against {ref}", dict(receipt))
 
 
@@ -189,9 +157,9 @@ def redeem(
     ref: Ref,
 ) -> None:
     """Burn the signer's tokens against a bank settlement reference, usable once."""
-    staff = _staff(ctx)
+    member = staff(ctx)
     value = parse_krw(amount)
-    receipt = staff.city.token.redeem(staff.signer, value, ref)
+    receipt = member.city.token.redeem(member.signer, value, ref)
     _done(f"redeemed {format_krw(value)} against {ref}", dict(receipt))
 
 
@@ -199,16 +167,16 @@ def redeem(
 @friendly_errors
 def pause(ctx: typer.Context) -> None:
     """Stop every token movement (pauser)."""
-    staff = _staff(ctx)
-    _done("paused the token", dict(staff.city.token.pause(staff.signer)))
+    member = staff(ctx)
+    _done("paused the token", dict(member.city.token.pause(member.signer)))
 
 
 @app.command()
 @friendly_errors
 def unpause(ctx: typer.Context) -> None:
     """Let tokens move again (pauser)."""
-    staff = _staff(ctx)
-    _done("unpaused the token", dict(staff.city.token.unpause(staff.signer)))
+    member = staff(ctx)
+    _done("unpaused the token", dict(member.city.token.unpause(member.signer)))
 
 
 @app.command()
@@ -220,9 +188,9 @@ def grant(
     delay: Annotated[int, typer.Option(help="Execution delay in seconds.", min=0)] = 0,
 ) -> None:
     """Grant a role (admin)."""
-    staff = _staff(ctx)
+    member = staff(ctx)
     parsed = Role.parse(role)
-    receipt = staff.city.authority.grant_role(staff.signer, parsed, parse_address(account), delay)
+    receipt = member.city.authority.grant_role(member.signer, parsed, parse_address(account), delay)
     _done(f"granted {parsed.label} to {account}", dict(receipt))
 
 
@@ -234,9 +202,9 @@ def revoke(
     account: Account,
 ) -> None:
     """Revoke a role (admin)."""
-    staff = _staff(ctx)
+    member = staff(ctx)
     parsed = Role.parse(role)
-    receipt = staff.city.authority.revoke_role(staff.signer, parsed, parse_address(account))
+    receipt = member.city.authority.revoke_role(member.signer, parsed, parse_address(account))
     _done(f"revoked {parsed.label} from {account}", dict(receipt))
 
 
@@ -244,7 +212,7 @@ def revoke(
 @friendly_errors
 def account(ctx: typer.Context, address: Account, json_output: JsonOutput = False) -> None:
     """Show an account's registration, balance and roles (no signer needed)."""
-    city = _staff(ctx).city
+    city = staff(ctx).city
     checked = parse_address(address)
     registration = city.registry.registration_of(checked)
     roles = [r.label for r in Role if city.authority.has_role(r, checked).is_member]
@@ -268,7 +236,7 @@ def account(ctx: typer.Context, address: Account, json_output: JsonOutput = Fals
 @friendly_errors
 def supply(ctx: typer.Context, json_output: JsonOutput = False) -> None:
     """Supply report: minted, burned, outstanding, and every change by reference."""
-    token = _staff(ctx).city.token
+    token = staff(ctx).city.token
     records = token.supply_changes()
     minted, burned, outstanding = token.total_minted(), token.total_burned(), token.total_supply()
     if json_output:
@@ -311,7 +279,7 @@ def _bps(text: str) -> int:
     except InvalidOperation:
         value = Decimal(-1)
     if value != value.to_integral_value() or not 0 <= value <= BPS:
-        raise ValueError(
+        raise InputError(
             f"{text!r} is not a rate: give basis points from 0 to {BPS:,} (100 = 1 %) "
             "or a percentage such as 1% or 0.25%"
         )
@@ -335,7 +303,7 @@ def fees_show(
     json_output: JsonOutput = False,
 ) -> None:
     """Show the default fee, the points' share, the city's fee share and the escrow."""
-    payments = _staff(ctx).city.payments
+    payments = staff(ctx).city.payments
     schedule = payments.fee_schedule()
     document: dict[str, Any] = {
         "default_fee_bps": schedule.default_fee_bps,
@@ -382,9 +350,9 @@ def fees_schedule(
     ],
 ) -> None:
     """Set the default fee and the points' share of every fee (merchant-admin)."""
-    staff = _staff(ctx)
+    member = staff(ctx)
     fee, share = _bps(default_fee), _bps(point_share)
-    receipt = staff.city.payments.set_fee_schedule(staff.signer, fee, share)
+    receipt = member.city.payments.set_fee_schedule(member.signer, fee, share)
     _done(f"default fee {_rate(fee)}, point share {_rate(share)}", dict(receipt))
 
 
@@ -392,9 +360,9 @@ def fees_schedule(
 @friendly_errors
 def fees_category(ctx: typer.Context, category: Category, fee: Rate) -> None:
     """Set the fee of a merchant category (merchant-admin)."""
-    staff = _staff(ctx)
+    member = staff(ctx)
     bps = _bps(fee)
-    receipt = staff.city.payments.set_category_fee(staff.signer, category, bps)
+    receipt = member.city.payments.set_category_fee(member.signer, category, bps)
     _done(f"category {category} pays {_rate(bps)}", dict(receipt))
 
 
@@ -402,9 +370,9 @@ def fees_category(ctx: typer.Context, category: Category, fee: Rate) -> None:
 @friendly_errors
 def fees_merchant_category(ctx: typer.Context, merchant: Account, category: Category) -> None:
     """Put a merchant in a category (merchant-admin)."""
-    staff = _staff(ctx)
+    member = staff(ctx)
     checked = parse_address(merchant)
-    receipt = staff.city.payments.set_merchant_category(staff.signer, checked, category)
+    receipt = member.city.payments.set_merchant_category(member.signer, checked, category)
     _done(f"{checked} is in category {category}", dict(receipt))
 
 
@@ -421,12 +389,12 @@ def fees_merchant(
     ] = False,
 ) -> None:
     """Give a merchant its own fee, or remove it with --clear (merchant-admin)."""
-    staff = _staff(ctx)
+    member = staff(ctx)
     checked = parse_address(merchant)
     if clear == (fee is not None):
-        raise ValueError("give the merchant's own FEE, or --clear to remove it (not both)")
+        raise InputError("give the merchant's own FEE, or --clear to remove it (not both)")
     bps = 0 if fee is None else _bps(fee)
-    receipt = staff.city.payments.set_merchant_fee(staff.signer, checked, bps, not clear)
+    receipt = member.city.payments.set_merchant_fee(member.signer, checked, bps, not clear)
     what = "pays its category's fee" if clear else f"pays {_rate(bps)}"
     _done(f"{checked} {what}", dict(receipt))
 
@@ -441,7 +409,7 @@ def redemptions(
     json_output: JsonOutput = False,
 ) -> None:
     """List merchants' redemption requests waiting for the treasury (no signer needed)."""
-    requests = _staff(ctx).city.payments.redemption_requests()
+    requests = staff(ctx).city.payments.redemption_requests()
     if not show_all:
         requests = [r for r in requests if r.redemption.status is RedemptionStatus.REQUESTED]
     if json_output:
@@ -487,8 +455,8 @@ def confirm_redemption(
     ],
 ) -> None:
     """Burn a redemption's escrow against the bank settlement reference (treasury)."""
-    staff = _staff(ctx)
-    receipt = staff.city.payments.confirm_redemption(staff.signer, redemption_id, settlement_ref)
+    member = staff(ctx)
+    receipt = member.city.payments.confirm_redemption(member.signer, redemption_id, settlement_ref)
     _done(f"confirmed redemption {redemption_id} against {settlement_ref}", dict(receipt))
 
 
@@ -500,8 +468,8 @@ def reject_redemption(
     reason: Annotated[str, typer.Argument(help="Why, as a short reference (≤ 32 bytes).")],
 ) -> None:
     """Return a redemption's escrow to its merchant (treasury)."""
-    staff = _staff(ctx)
-    receipt = staff.city.payments.reject_redemption(staff.signer, redemption_id, reason)
+    member = staff(ctx)
+    receipt = member.city.payments.reject_redemption(member.signer, redemption_id, reason)
     _done(f"rejected redemption {redemption_id} ({reason})", dict(receipt))
 
 
@@ -513,27 +481,11 @@ def withdraw_city_fees(
     amount: Annotated[str, typer.Argument(help="Whole won, e.g. 5000 or ₩5,000.")],
 ) -> None:
     """Move part of the city's fee share out of the payment router (treasury)."""
-    staff = _staff(ctx)
+    member = staff(ctx)
     value = parse_krw(amount)
     checked = parse_address(to)
-    receipt = staff.city.payments.withdraw_city_fees(staff.signer, checked, value)
+    receipt = member.city.payments.withdraw_city_fees(member.signer, checked, value)
     _done(f"withdrew {format_krw(value)} of city fees to {checked}", dict(receipt))
-
-
-def _allow(staff: Staff, add: list[str], remove: tuple[str, ...] = ()) -> None:
-    """Mirror a registry change on the nodes' account allowlists (Besu PERM API)."""
-    allowlists = NodeAllowlists.from_env(staff.city.chain.rpc_url)
-    if allowlists is None:
-        console.print(
-            f"[yellow]note:[/yellow] node allowlists unchanged (set ${TOKEN_ENV} or "
-            f"${TOKEN_ENV}_FILE to let staff commands update them)"
-        )
-        return
-    if add:
-        allowlists.add(add)
-    if remove:
-        allowlists.remove(remove)
-    console.print(f"node allowlists updated on {', '.join(allowlists.urls)}")
 
 
 def add_commands(root: typer.Typer) -> None:

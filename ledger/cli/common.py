@@ -1,31 +1,39 @@
 """What every `cityledger` command shares: connection options, the signer, and one place
-that turns a LedgerError into a one-line message and exit code 1."""
+that turns a LedgerError into a one-line message and exit code 1.
+
+Module-level imports stay light (typer, rich): web3, eth-account and the contract wrappers are
+imported by the commands that use them, so ``cityledger --help`` starts in a fraction of a
+second.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
-import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from eth_account.signers.local import LocalAccount
 from rich.console import Console
 
-from ledger.city import City
-from ledger.config import LedgerSettings
-from ledger.exceptions import LedgerError
-from ledger.keys import KeyStore, read_password_file, signer_from_env
+from ledger import defaults
+from ledger.exceptions import InputError, LedgerError
+from ledger.secrets import PASSWORD_ENV
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from ledger.city import City
+    from ledger.config import LedgerSettings
 
 console = Console()
 errors = Console(stderr=True)
 
 SIGNER_KEY_ENV = "CITYLEDGER_SIGNER_KEY"
-PASSWORD_ENV = "CITYLEDGER_PASSWORD"
 
 RpcUrl = Annotated[
     str | None,
@@ -66,8 +74,8 @@ SignerAlias = Annotated[
 PasswordFile = Annotated[
     Path | None,
     typer.Option(
-        envvar="CITYLEDGER_PASSWORD_FILE",
-        help=f"File holding the keystore password (or set ${PASSWORD_ENV}; else a prompt).",
+        help=f"File holding the keystore password (else ${PASSWORD_ENV} or "
+        f"${PASSWORD_ENV}_FILE; else a prompt).",
     ),
 ]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
@@ -77,36 +85,60 @@ R = TypeVar("R")
 
 
 def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Every expected failure becomes one line on stderr and exit code 1, never a traceback."""
+    """Every expected failure becomes one line on stderr and exit code 1, never a traceback.
+
+    Expected means a :class:`LedgerError` (every error the library, the API's key rules and
+    the parsers raise is one); anything else is a bug and keeps its traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (LedgerError, ValueError) as exc:
+        except LedgerError as exc:
             errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
 
     return wrapper
 
 
+def set_parameters(function: Callable[P, R], parameters: list[inspect.Parameter]) -> Callable[P, R]:
+    """Make typer see ``parameters`` as ``function``'s: how options declared once (the staff
+    options, the wallet's connection options) are added to many commands and callbacks."""
+    function.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    function.__annotations__ = {p.name: p.annotation for p in parameters}
+    return function
+
+
+def option(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
+    """A keyword parameter for :func:`set_parameters`."""
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
 def settings(rpc_url: str | None, network: str, deployments_dir: Path) -> LedgerSettings:
+    from ledger.config import LedgerSettings, build_settings
+
     overrides: dict[str, Any] = {"network": network, "deployments_dir": deployments_dir}
     if rpc_url:
         overrides["rpc_url"] = rpc_url
-    return LedgerSettings(**overrides)
+    return build_settings(LedgerSettings, **overrides)
 
 
 def connect(rpc_url: str | None, network: str, deployments_dir: Path) -> City:
+    from ledger.city import City
+
     return City.connect(settings(rpc_url, network, deployments_dir))
 
 
 def load_signer(alias: str | None, keystore_dir: Path, password_file: Path | None) -> LocalAccount:
     """The signing account: a keystore alias unlocked by password, or the env private key."""
+    from ledger.keys import KeyStore, signer_from_env
+
     if alias is None:
         signer = signer_from_env(SIGNER_KEY_ENV)
         if signer is None:
-            raise ValueError(
+            raise InputError(
                 f"say who signs: --as ALIAS (a keystore in {keystore_dir}) or ${SIGNER_KEY_ENV}"
             )
         return signer
@@ -116,14 +148,15 @@ def load_signer(alias: str | None, keystore_dir: Path, password_file: Path | Non
 
 
 def read_password(owner: str, password_file: Path | None) -> str:
-    """A password from --password-file, $CITYLEDGER_PASSWORD, or a prompt on a terminal."""
-    if password_file is not None:
-        return read_password_file(password_file)
-    if PASSWORD_ENV in os.environ:
-        return os.environ[PASSWORD_ENV]
+    """A password from --password-file, $CITYLEDGER_PASSWORD(_FILE), or a terminal prompt."""
+    from ledger.secrets import keystore_password
+
+    password = keystore_password(password_file)
+    if password is not None:
+        return password
     if sys.stdin.isatty():
         return str(typer.prompt(f"password for {owner}", hide_input=True))
-    raise ValueError(f"no password for {owner}: use --password-file or ${PASSWORD_ENV}")
+    raise InputError(f"no password for {owner}: use --password-file or ${PASSWORD_ENV}")
 
 
 @dataclass
@@ -137,7 +170,7 @@ class Staff:
     alias: str | None
     keystore_dir: Path
     password_file: Path | None
-    _city: City | None = None
+    _city: City | None = field(default=None, repr=False)
 
     @property
     def city(self) -> City:
@@ -153,6 +186,48 @@ class Staff:
         """The signer and its password, for secrets kept beside a key (a trustee's vault)."""
         signer = self.signer
         return signer, read_password(self.alias or signer.address, self.password_file)
+
+
+STAFF_OPTIONS = [
+    option("rpc_url", RpcUrl),
+    option("network", Network, defaults.NETWORK),
+    option("deployments_dir", DeploymentsDir, defaults.DEPLOYMENTS_DIR),
+    option("signer", SignerAlias),
+    option("keystore_dir", KeystoreDir, defaults.KEYSTORE_DIR),
+    option("password_file", PasswordFile),
+]
+"""The connection and signer options of every staff command group (``admin``, ``election``)."""
+
+
+def staff(ctx: typer.Context) -> Staff:
+    """The group's :class:`Staff` (set by :func:`staff_callback`)."""
+    found: Staff = ctx.obj
+    return found
+
+
+def staff_callback(
+    make: Callable[..., Staff] = Staff, extra: list[inspect.Parameter] | None = None
+) -> Callable[..., None]:
+    """A group callback taking :data:`STAFF_OPTIONS` (and ``extra``) before the command and
+    handing the command ``make(...)`` of them as ``ctx.obj``."""
+
+    def callback(ctx: typer.Context, **options: Any) -> None:
+        """Connection and signer options, given before the command."""
+        signer = options.pop("signer")
+        ctx.obj = make(
+            options.pop("rpc_url"),
+            options.pop("network"),
+            options.pop("deployments_dir"),
+            signer,
+            options.pop("keystore_dir"),
+            options.pop("password_file"),
+            **options,
+        )
+
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    return set_parameters(callback, [context, *STAFF_OPTIONS, *(extra or [])])
 
 
 def emit(document: Any) -> None:

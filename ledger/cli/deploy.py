@@ -3,12 +3,11 @@ contracts a deployment predates)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ledger.chain import Chain
+from ledger import defaults
 from ledger.cli.common import (
     DeploymentsDir,
     JsonOutput,
@@ -23,7 +22,7 @@ from ledger.cli.common import (
     load_signer,
     settings,
 )
-from ledger.deploy import DeployPlan, deploy_city
+from ledger.exceptions import InputError
 from ledger.roles import Role
 from ledger.types import parse_address
 
@@ -34,7 +33,7 @@ def parse_grant(text: str) -> tuple[Role, str, int]:
     address, _, delay = rest.partition("@")
     checked = parse_address(address, f"an address in --grant {text!r} (ROLE=ADDRESS[@DELAY])")
     if delay and not delay.isdigit():
-        raise ValueError(f"--grant {text!r}: the delay is whole seconds")
+        raise InputError(f"--grant {text!r}: the delay is whole seconds")
     return Role.parse(role_text), checked, int(delay or 0)
 
 
@@ -42,10 +41,10 @@ def parse_grant(text: str) -> tuple[Role, str, int]:
 def deploy(
     admin: Annotated[str, typer.Option(help="The city's admin account (gets ADMIN at the end).")],
     rpc_url: RpcUrl = None,
-    network: Network = "local",
-    deployments_dir: DeploymentsDir = Path("deployments"),
+    network: Network = defaults.NETWORK,
+    deployments_dir: DeploymentsDir = defaults.DEPLOYMENTS_DIR,
     signer: SignerAlias = None,
-    keystore_dir: KeystoreDir = Path(".cityledger/keystore"),
+    keystore_dir: KeystoreDir = defaults.KEYSTORE_DIR,
     password_file: PasswordFile = None,
     mint_limit: Annotated[
         int, typer.Option(help="Largest mint (₩) without the delayed treasury-large role.")
@@ -63,6 +62,9 @@ def deploy(
     resumes where it stopped. A deployment made before a contract existed (the PaymentRouter)
     gets it added: run it signed (--as) by the city's admin.
     """
+    from ledger.chain import Chain
+    from ledger.deploy import DeployPlan, deploy_city
+
     admin_address = parse_address(admin, "an address for --admin")
     config = settings(rpc_url, network, deployments_dir)
     grants: dict[Role, list[tuple[str, int]]] = {}

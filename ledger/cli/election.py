@@ -12,38 +12,34 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from ledger.chain import Chain
+from ledger import defaults
 from ledger.cli.common import (
-    DeploymentsDir,
     JsonOutput,
-    KeystoreDir,
-    Network,
-    PasswordFile,
-    RpcUrl,
-    SignerAlias,
     Staff,
     StateDir,
     console,
     emit,
     friendly_errors,
+    option,
+    staff_callback,
 )
-from ledger.config import DEFAULT_RPC_URL
-from ledger.contracts.elections import ElectionKind, Elections, ElectionState
-from ledger.contracts.rewards import RewardsPool
-from ledger.keys import KeyStore
+from ledger.exceptions import InputError
 from ledger.types import AccountKind, format_krw, parse_address, parse_krw
-from ledger.voting import lifecycle
-from ledger.voting.audit import AuditReport, audit_election
-from ledger.voting.eligibility import EligibilityList, snapshot
-from ledger.voting.files import ElectionFiles
-from ledger.voting.manifest import ElectionManifest, VoteMethod, fund_projects
-from ledger.voting.record import read_record
-from ledger.voting.vault import TrusteeVault
+from ledger.voting.methods import VoteMethod
+
+if TYPE_CHECKING:
+    from ledger.contracts.elections import ElectionState
+    from ledger.contracts.rewards import RewardsPool
+    from ledger.voting.audit import AuditReport
+    from ledger.voting.eligibility import EligibilityList
+    from ledger.voting.files import ElectionFiles
+    from ledger.voting.manifest import ElectionManifest
+    from ledger.voting.vault import TrusteeVault
 
 app = typer.Typer(
     help="City votes: create and run them, trustee steps, results and the public audit.",
@@ -58,43 +54,36 @@ Workers = Annotated[int, typer.Option(help="Processes that verify ballot proofs.
 class Officer(Staff):
     """Staff options plus the local state folder (published vote files, trustee vaults)."""
 
-    data_dir: Path = Path(".cityledger")
+    data_dir: Path = defaults.DATA_DIR
 
     @property
     def files(self) -> ElectionFiles:
+        from ledger.voting.files import ElectionFiles
+
         return ElectionFiles(self.data_dir / "elections", self.city.chain.chain_id)
 
     def vault(self, trustee: str, election_id: int) -> TrusteeVault:
+        from ledger.voting import lifecycle
+        from ledger.voting.vault import TrusteeVault
+
         return TrusteeVault(
             self.data_dir / "trustees", lifecycle.context_of(self.city, election_id), trustee
         )
 
     def eligibility(self, election_id: int, path: Path | None) -> EligibilityList:
+        from ledger.voting.eligibility import EligibilityList
+
         if path is not None:
             return EligibilityList.from_json(_read(path))
         return self.files.eligibility(election_id)
 
 
+app.callback()(staff_callback(Officer, [option("data_dir", StateDir, defaults.DATA_DIR)]))
+
+
 def _officer(ctx: typer.Context) -> Officer:
     officer: Officer = ctx.obj
     return officer
-
-
-@app.callback()
-def options(
-    ctx: typer.Context,
-    rpc_url: RpcUrl = None,
-    network: Network = "local",
-    deployments_dir: DeploymentsDir = Path("deployments"),
-    signer: SignerAlias = None,
-    keystore_dir: KeystoreDir = Path(".cityledger/keystore"),
-    password_file: PasswordFile = None,
-    data_dir: StateDir = Path(".cityledger"),
-) -> None:
-    """Connection and signer options, given before the command."""
-    ctx.obj = Officer(
-        rpc_url, network, deployments_dir, signer, keystore_dir, password_file, data_dir=data_dir
-    )
 
 
 _RELATIVE = re.compile(r"^\+(\d+)([smhd])$")
@@ -112,11 +101,11 @@ def parse_when(text: str, now: int) -> int:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"{text!r} is not a time: use now, +30m, +2h, +7d or ISO 8601 with an offset"
         ) from None
     if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no UTC offset (e.g. 2026-12-24T09:00+09:00)")
+        raise InputError(f"{text!r} has no UTC offset (e.g. 2026-12-24T09:00+09:00)")
     return int(moment.timestamp())
 
 
@@ -124,11 +113,13 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def _trustee_addresses(officer: Officer, trustees: list[str]) -> list[str]:
     """Trustees by address or by keystore alias."""
+    from ledger.keys import KeyStore
+
     keys = KeyStore(officer.keystore_dir)
     resolved = []
     for trustee in trustees:
@@ -177,6 +168,10 @@ def create(
     json_output: JsonOutput = False,
 ) -> None:
     """Create a vote: snapshot eligibility, publish the manifest and list (election admin)."""
+    from ledger.voting import lifecycle
+    from ledger.voting.eligibility import snapshot
+    from ledger.voting.manifest import ElectionManifest
+
     officer = _officer(ctx)
     manifest = ElectionManifest.build(
         title,
@@ -199,7 +194,7 @@ def create(
         districts=tuple(district or ()),
     )
     if not eligibility.accounts:
-        raise ValueError("no registered account matches these districts and kinds")
+        raise InputError("no registered account matches these districts and kinds")
     trustees = _trustee_addresses(officer, trustee or [])
     chosen = threshold if threshold is not None else (len(trustees) // 2 + 1 if trustees else 0)
     election_id = lifecycle.create_election(
@@ -234,6 +229,8 @@ def create(
 @friendly_errors
 def trustee_keygen(ctx: typer.Context, election_id: ElectionId) -> None:
     """Take this trustee's next key-ceremony step (run until the share is stored)."""
+    from ledger.voting import lifecycle
+
     officer = _officer(ctx)
     signer, password = officer.signer_and_password()
     step = lifecycle.trustee_keygen(
@@ -246,6 +243,8 @@ def trustee_keygen(ctx: typer.Context, election_id: ElectionId) -> None:
 @friendly_errors
 def open_(ctx: typer.Context, election_id: ElectionId) -> None:
     """Post the election key and open the vote (election admin)."""
+    from ledger.voting import lifecycle
+
     officer = _officer(ctx)
     record = lifecycle.open_election(officer.city, officer.signer, election_id)
     key = record.state.public_key
@@ -257,6 +256,8 @@ def open_(ctx: typer.Context, election_id: ElectionId) -> None:
 @friendly_errors
 def close(ctx: typer.Context, election_id: ElectionId) -> None:
     """Close the vote once its window has passed (anyone)."""
+    from ledger.voting import lifecycle
+
     officer = _officer(ctx)
     lifecycle.close_election(officer.city, officer.signer, election_id)
     console.print(f"election {election_id} is closed")
@@ -271,6 +272,8 @@ def decrypt(
     workers: Workers = 2,
 ) -> None:
     """Post this trustee's decryption share of the tally, with its proof (trustee)."""
+    from ledger.voting import lifecycle
+
     officer = _officer(ctx)
     signer, password = officer.signer_and_password()
     tally = lifecycle.trustee_decrypt(
@@ -301,6 +304,8 @@ def publish(
     json_output: JsonOutput = False,
 ) -> None:
     """Combine the trustees' shares, post the result and pay rewards (election admin)."""
+    from ledger.voting import lifecycle
+
     officer = _officer(ctx)
     city, signer = officer.city, officer.signer
     published = lifecycle.publish_result(
@@ -330,6 +335,8 @@ def publish(
 @friendly_errors
 def show(ctx: typer.Context, election_id: ElectionId, json_output: JsonOutput = False) -> None:
     """An election's state, question, options and (once posted) result."""
+    from ledger.voting.manifest import fund_projects
+
     officer = _officer(ctx)
     state = officer.city.elections.election(election_id)
     manifest = officer.files.manifest(election_id)
@@ -353,6 +360,8 @@ def show(ctx: typer.Context, election_id: ElectionId, json_output: JsonOutput = 
 
 
 def _phase(state: ElectionState) -> str:
+    from ledger.contracts.elections import ElectionKind
+
     kind = "public poll" if state.config.kind is ElectionKind.PUBLIC_POLL else "secret ballot"
     return f"{kind}, {state.phase.name.lower()}, {state.voter_count} voters so far"
 
@@ -398,6 +407,15 @@ def audit(
     json_output: JsonOutput = False,
 ) -> None:
     """Verify a vote from chain data alone: exits 1 on any discrepancy (anyone)."""
+    from ledger.chain import Chain
+    from ledger.contracts.elections import Elections
+    from ledger.contracts.rewards import RewardsPool
+    from ledger.voting.audit import audit_election
+    from ledger.voting.eligibility import EligibilityList
+    from ledger.voting.files import ElectionFiles
+    from ledger.voting.manifest import ElectionManifest
+    from ledger.voting.record import read_record
+
     officer = _officer(ctx)
     started = time.perf_counter()
     pool: RewardsPool | None
@@ -405,7 +423,7 @@ def audit(
         city = officer.city
         board, pool, files = city.elections, city.rewards, officer.files
     else:
-        chain = Chain(officer.rpc_url or DEFAULT_RPC_URL)
+        chain = Chain(officer.rpc_url or defaults.RPC_URL)
         board = Elections(chain, parse_address(elections, "a contract address"))
         pool = (
             None

@@ -18,12 +18,12 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from ledger.city import load_manifest
+from ledger import defaults
 from ledger.cli.common import (
     DbUrl,
     DeploymentsDir,
@@ -37,18 +37,13 @@ from ledger.cli.common import (
     friendly_errors,
     settings,
 )
-from ledger.config import LedgerSettings
-from ledger.deploy import Manifest
-from ledger.indexer.db import clear_index, make_engine, upgrade
-from ledger.indexer.errors import ChainResetError
-from ledger.indexer.reconcile import reconcile as reconcile_index
-from ledger.indexer.runner import (
-    DEFAULT_BATCH_BLOCKS,
-    DEFAULT_MAX_REORG_DEPTH,
-    Indexer,
-    manifest_contracts,
-)
-from ledger.logging import LogFormat, configure_logging
+from ledger.exceptions import InputError
+
+if TYPE_CHECKING:
+    from ledger.config import LedgerSettings
+    from ledger.deploy import Manifest
+    from ledger.indexer.errors import ChainResetError
+    from ledger.indexer.runner import Indexer
 
 CHAIN_RESET_EXIT = 3
 
@@ -73,6 +68,8 @@ def _settings(
 
 
 def _manifest(config: LedgerSettings, path: Path | None) -> Manifest:
+    from ledger.city import load_manifest
+
     return load_manifest(path or config.deployment_file)
 
 
@@ -88,9 +85,9 @@ def index(
     db_url: DbUrl = None,
     rpc_url: RpcUrl = None,
     manifest: ManifestPath = None,
-    network: Network = "local",
-    deployments_dir: DeploymentsDir = Path("deployments"),
-    data_dir: StateDir = Path(".cityledger"),
+    network: Network = defaults.NETWORK,
+    deployments_dir: DeploymentsDir = defaults.DEPLOYMENTS_DIR,
+    data_dir: StateDir = defaults.DATA_DIR,
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep following the head until stopped.")
     ] = False,
@@ -99,13 +96,13 @@ def index(
     ] = 1.0,
     batch_blocks: Annotated[
         int, typer.Option(help="Blocks per batch (one database transaction each).", min=1)
-    ] = DEFAULT_BATCH_BLOCKS,
+    ] = defaults.INDEX_BATCH_BLOCKS,
     confirmations: Annotated[
         int, typer.Option(help="Stay this many blocks behind the head (0 on QBFT).", min=0)
     ] = 0,
     max_reorg_depth: Annotated[
         int, typer.Option(help="Deeper divergences are reported as a chain reset.", min=1)
-    ] = DEFAULT_MAX_REORG_DEPTH,
+    ] = defaults.INDEX_MAX_REORG_DEPTH,
     reset: Annotated[
         bool,
         typer.Option(
@@ -119,8 +116,13 @@ def index(
     """Index the chain's events up to the head (or follow it), one transaction per batch."""
     if ctx.invoked_subcommand is not None:
         return
+    from ledger.indexer.db import clear_index, make_engine, upgrade
+    from ledger.indexer.errors import ChainResetError
+    from ledger.indexer.runner import Indexer
+    from ledger.logging import LogFormat, configure_logging
+
     if log_format not in ("console", "json"):
-        raise ValueError("--log-format is console or json")
+        raise InputError("--log-format is console or json")
     fmt: LogFormat = "json" if log_format == "json" else "console"
     configure_logging(log_level, fmt)
     config = _settings(db_url, rpc_url, network, deployments_dir, data_dir)
@@ -186,13 +188,17 @@ def reconcile(
     db_url: DbUrl = None,
     rpc_url: RpcUrl = None,
     manifest: ManifestPath = None,
-    network: Network = "local",
-    deployments_dir: DeploymentsDir = Path("deployments"),
-    data_dir: StateDir = Path(".cityledger"),
+    network: Network = defaults.NETWORK,
+    deployments_dir: DeploymentsDir = defaults.DEPLOYMENTS_DIR,
+    data_dir: StateDir = defaults.DATA_DIR,
     json_output: JsonOutput = False,
 ) -> None:
     """Compare every indexed balance, registration and the supply with the chain (at the
     indexed block). Exit 1 and print the differences if there are any."""
+    from ledger.indexer.db import make_engine, upgrade
+    from ledger.indexer.reconcile import reconcile as reconcile_index
+    from ledger.indexer.runner import manifest_contracts
+
     config = _settings(db_url, rpc_url, network, deployments_dir, data_dir)
     deployment = _manifest(config, manifest)
     engine = make_engine(config.database_url)

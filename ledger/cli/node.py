@@ -7,18 +7,20 @@ reaches a chain over JSON-RPC.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from ledger import defaults
 from ledger.exceptions import LedgerError
-from ledger.logging import LogFormat, configure_logging
-from ledger.node.config import GenesisConfig, NodeOptions
+
+if TYPE_CHECKING:
+    from ledger.logging import LogFormat
+    from ledger.node.config import GenesisConfig, NodeOptions
 
 console = Console(stderr=True)
 
@@ -53,6 +55,9 @@ def node_options(
     max_nonce_gap: int | None,
     fsync: bool,
 ) -> NodeOptions:
+    from ledger.node.config import NodeOptions
+    from ledger.secrets import NODE_ADMIN_TOKEN_ENV, env_secret
+
     return NodeOptions(
         data_dir=data_dir,
         host=host,
@@ -61,7 +66,7 @@ def node_options(
         max_batch_size=genesis.config.max_batch_size if max_batch is None else max_batch,
         max_nonce_gap=genesis.config.max_nonce_gap if max_nonce_gap is None else max_nonce_gap,
         fsync=fsync,
-        admin_token=os.environ.get("CITYLEDGER_NODE_ADMIN_TOKEN") or None,
+        admin_token=env_secret(NODE_ADMIN_TOKEN_ENV),
     )
 
 
@@ -82,7 +87,7 @@ def node(
     genesis_file: Annotated[
         Path, typer.Option("--genesis", help="Genesis file (geth/Besu shape, see docs).")
     ],
-    data_dir: DataDir = Path(".cityledger/node"),
+    data_dir: DataDir = defaults.NODE_DIR,
     host: Host = "127.0.0.1",
     port: Port = 8545,
     block_period: BlockPeriod = None,
@@ -112,6 +117,9 @@ def node(
     Admin methods (perm_*) are enabled only when CITYLEDGER_NODE_ADMIN_TOKEN is set; clients
     send it as "Authorization: Bearer <token>". SIGHUP re-reads the accounts allowlist.
     """
+    from ledger.logging import configure_logging
+    from ledger.node.config import GenesisConfig
+
     configure_logging(log_level, _log_format(log_format))
     try:
         genesis = GenesisConfig.load(genesis_file)
@@ -137,7 +145,7 @@ def genesis(
     ] = None,
 ) -> None:
     """Write a genesis file for `cityledger node` (edit it, or pass --fund)."""
-    from ledger.node.config import ChainParams
+    from ledger.node.config import ChainParams, GenesisConfig
 
     alloc: dict[str, dict[str, int]] = {}
     for entry in fund or []:

@@ -24,7 +24,7 @@ from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
 from ledger.contracts.base import ContractWrapper
-from ledger.exceptions import ChainError, LedgerError
+from ledger.exceptions import ChainError, InputError, LedgerError
 
 DOMAIN_NAME = "CityLedger Elections"
 DOMAIN_VERSION = "1"
@@ -95,7 +95,7 @@ def choices_mask(options: Iterable[int]) -> int:
     mask = 0
     for option in options:
         if not 0 <= option < MAX_OPTIONS:
-            raise ValueError(f"option {option} does not exist: options are 0 to {MAX_OPTIONS - 1}")
+            raise InputError(f"option {option} does not exist: options are 0 to {MAX_OPTIONS - 1}")
         mask |= 1 << option
     return mask
 

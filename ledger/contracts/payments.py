@@ -19,7 +19,7 @@ from web3.types import EventData, TxReceipt
 
 from ledger.contracts.base import ContractWrapper
 from ledger.contracts.token import CityToken, Permit
-from ledger.exceptions import ChainError
+from ledger.exceptions import ChainError, InputError
 from ledger.payments.fees import FeeError, RefundState, Split, refund_split
 from ledger.payments.orders import Order, pay_typed_data
 from ledger.types import KRW, RedemptionStatus, reference, reference_text
@@ -254,11 +254,11 @@ class PaymentRouter(ContractWrapper):
         permit_args: tuple[int, int, bytes, bytes] = (0, 0, _ZERO_REF, _ZERO_REF)
         if permit is not None:
             if to_checksum_address(permit.owner) != payer:
-                raise ValueError(f"the permit is {permit.owner}'s, not the payer {payer}'s")
+                raise InputError(f"the permit is {permit.owner}'s, not the payer {payer}'s")
             if to_checksum_address(permit.spender) != self.address:
-                raise ValueError(f"the permit is for {permit.spender}, not the router")
+                raise InputError(f"the permit is for {permit.spender}, not the router")
             if permit.value != order.amount:
-                raise ValueError(
+                raise InputError(
                     f"the permit allows ₩{permit.value:,}; the router applies one of exactly "
                     f"the invoice amount, ₩{order.amount:,}"
                 )

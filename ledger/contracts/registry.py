@@ -11,6 +11,7 @@ from eth_utils import keccak
 from web3.types import TxReceipt
 
 from ledger.contracts.base import ContractWrapper
+from ledger.exceptions import ConfigError
 from ledger.types import AccountKind, AccountStatus
 
 
@@ -30,7 +31,7 @@ def credential_hash(credential: str, pepper: bytes) -> bytes:
     and the registry still links one credential to one account.
     """
     if not pepper:
-        raise ValueError("a credential hash needs the city's secret pepper")
+        raise ConfigError("a credential hash needs the city's secret pepper")
     return keccak(hmac.new(pepper, credential.encode(), sha256).digest())
 
 

@@ -23,8 +23,9 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, select
 
+from ledger import defaults
 from ledger.deploy import Manifest
-from ledger.exceptions import ChainError, ChainUnavailableError
+from ledger.exceptions import ChainError, ChainUnavailableError, ConfigError
 from ledger.indexer.db import table, write_transaction
 from ledger.indexer.decode import DecodedEvent, Decoder
 from ledger.indexer.errors import (
@@ -50,9 +51,6 @@ from ledger.indexer.reorg import (
     rollback,
 )
 
-DEFAULT_BATCH_BLOCKS = 2_000
-DEFAULT_MAX_REORG_DEPTH = 64
-"""Deeper divergences are treated as a chain reset (QBFT never reorganises at all)."""
 MAX_RETRIES_PER_RUN = 20
 
 
@@ -89,9 +87,9 @@ class Indexer:
     contracts: Mapping[str, str]
     """address → contract name (see :func:`manifest_contracts`)."""
     start_block: int = 0
-    batch_blocks: int = DEFAULT_BATCH_BLOCKS
+    batch_blocks: int = defaults.INDEX_BATCH_BLOCKS
     confirmations: int = 0
-    max_reorg_depth: int = DEFAULT_MAX_REORG_DEPTH
+    max_reorg_depth: int = defaults.INDEX_MAX_REORG_DEPTH
     deployed_at: Mapping[str, int] = field(default_factory=dict)
     """contract name → its deployment block (a contract missing here counts from
     ``start_block``): where to catch a contract up from when it joins the index later."""
@@ -99,9 +97,9 @@ class Indexer:
 
     def __post_init__(self) -> None:
         if self.batch_blocks < 1:
-            raise ValueError("a batch is at least 1 block")
+            raise ConfigError("a batch is at least 1 block")
         if self.confirmations < 0:
-            raise ValueError("confirmations cannot be negative")
+            raise ConfigError("confirmations cannot be negative")
         self.rpc = RpcClient(self.rpc_url)
         self.extractor = Extractor(self.rpc, self.contracts)
         self.reader = Extractor(RpcClient(self.rpc_url), self.contracts)

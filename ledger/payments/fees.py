@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ledger.exceptions import InputError
+
 BPS = 10_000
 DEFAULT_FEE_BPS = 100
 """1 %: the white paper's 10,000-won purchase leaves the merchant 9,900."""
@@ -33,7 +35,7 @@ DEFAULT_POINT_SHARE_BPS = BPS
 """The whole fee goes back to the consumer as a token point."""
 
 
-class FeeError(ValueError):
+class FeeError(InputError):
     """A fee rate or amount outside what the contract accepts."""
 
 

@@ -17,6 +17,8 @@ from urllib.parse import parse_qs
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
+from ledger.exceptions import InputError
+
 PAY_DOMAIN_NAME = "CityLedger PaymentRouter"
 PAY_DOMAIN_VERSION = "1"
 PAY_TYPES = {
@@ -32,7 +34,7 @@ _URI = re.compile(r"^ethereum:(?P<router>0x[0-9a-fA-F]{40})@(?P<chain>\d+)/pay\?
 _UINT64_MAX = 2**64 - 1
 
 
-class OrderError(ValueError):
+class OrderError(InputError):
     """An order or payment URI that cannot be paid as given."""
 
 

@@ -37,15 +37,16 @@ from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
 from ledger.contracts.registry import ResidentRegistry
-from ledger.exceptions import ChainError, LedgerError
+from ledger.exceptions import ChainError
 from ledger.types import AccountKind, AccountStatus
+from ledger.voting.errors import VotingError
 
 VERSION = 1
 _UINT32_MAX = 2**32 - 1
 _REGISTRATION_OF = function_signature_to_4byte_selector("registrationOf(address)")
 
 
-class EligibilityError(LedgerError, ValueError):
+class EligibilityError(VotingError, ValueError):
     """An eligibility list or proof that is malformed, not canonical, or misused."""
 
 

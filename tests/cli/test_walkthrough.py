@@ -57,7 +57,7 @@ def test_resident_gets_a_wallet_is_registered_topped_up_and_pays(tmp_path: Path)
             assert up.poll() is None, (tmp_path / "up.log").read_text()
             assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
             time.sleep(0.2)
-        env = {**os.environ, **_env_file(data / "env"), "CITYLEDGER_WALLET_PASSWORD": "alice-pw"}
+        env = {**os.environ, **_env_file(data / "env")}  # the demo password for every key
 
         _run(env, "wallet", "new", "alice", "--scrypt-n", "16")
         alice = _run(env, "wallet", "address", "alice").strip()

@@ -96,7 +96,7 @@ def _import(wallet: Wallet, alias: str, account: LocalAccount, root: Path) -> No
 def _run_wallet(wallet: Wallet, command: str, *args: str) -> dict[str, Any]:
     """`wallet <command> … --json` in its own process, as the resident or merchant runs it."""
     env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
-    env |= {"HOME": str(wallet.home), "CITYLEDGER_WALLET_PASSWORD": PASSWORD}
+    env |= {"HOME": str(wallet.home), "CITYLEDGER_PASSWORD": PASSWORD}
     done = subprocess.run(
         [sys.executable, "-m", "wallet_cli", command, *wallet.options, *args, "--json"],
         capture_output=True,

@@ -262,7 +262,7 @@ def _wallet_cast(town: Town, voter: LocalAccount, election_id: int, picks: list[
             "--files-dir",
             str(town.data_dir / "elections"),
         ],
-        env={"CITYLEDGER_WALLET_PASSWORD": PASSWORD, "CITYLEDGER_API_URL": None},
+        env={"CITYLEDGER_PASSWORD": PASSWORD, "CITYLEDGER_API_URL": None},
     )
     assert outcome.exit_code == 0, outcome.output
     assert "tracking code: 0x" in outcome.output

@@ -24,6 +24,8 @@ CLEAN_ENV: dict[str, str | None] = dict.fromkeys(
         "CITYLEDGER_DEPLOYMENTS_DIR",
         "CITYLEDGER_KEYSTORE_DIR",
         "CITYLEDGER_WALLET_CONFIG",
+        "CITYLEDGER_PASSWORD",
+        "CITYLEDGER_PASSWORD_FILE",
         "CITYLEDGER_WALLET_PASSWORD",
         "CITYLEDGER_WALLET_PASSWORD_FILE",
     )
@@ -56,7 +58,7 @@ class Wallet:
     ) -> Result:
         environment = {**CLEAN_ENV, "HOME": str(self.home), **env}
         if password is not None:
-            environment["CITYLEDGER_WALLET_PASSWORD"] = password
+            environment["CITYLEDGER_PASSWORD"] = password
         command, *rest = args  # the options go first so that `--` can end them
         return CliRunner().invoke(
             app, [command, *self.options, *rest], input=input, env=environment

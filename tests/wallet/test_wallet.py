@@ -330,7 +330,7 @@ def test_config_file_then_env_then_flags(wallet: Wallet, tmp_path: Path) -> None
         f'deployments_dir = "{wallet.city.manifest_path.parent}"\n'
         'keystore_dir = "keys"\n'
     )
-    env = {**CLEAN_ENV, "HOME": str(wallet.home), "CITYLEDGER_WALLET_PASSWORD": "pw"}
+    env = {**CLEAN_ENV, "HOME": str(wallet.home), "CITYLEDGER_PASSWORD": "pw"}
     runner = CliRunner()
     created = runner.invoke(app, ["new", "zed", "--config", str(config), *FAST], env=env)
     assert created.exit_code == 0, created.output

@@ -17,10 +17,11 @@ from rich.text import Text
 
 from ledger.exceptions import AliasExistsError, InvalidKeyError
 from ledger.keys import STANDARD_SCRYPT_N, write_private
+from ledger.secrets import PASSWORD_ENV
 from wallet_cli import output
 from wallet_cli.context import Wallet, wallet_command
 from wallet_cli.errors import UsageError, WalletError
-from wallet_cli.passwords import PASSWORD_ENV, get_password
+from wallet_cli.passwords import get_password
 
 Alias = Annotated[
     str,
@@ -32,8 +33,8 @@ PasswordFile = Annotated[
     Path | None,
     typer.Option(
         "--password-file",
-        envvar="CITYLEDGER_WALLET_PASSWORD_FILE",
-        help=f"Read the keystore password from this file (else ${PASSWORD_ENV}, else a prompt).",
+        help=f"Read the keystore password from this file (else ${PASSWORD_ENV} or "
+        f"${PASSWORD_ENV}_FILE, else a prompt).",
         show_default="prompt",
         dir_okay=False,
     ),

@@ -7,21 +7,21 @@ the invoice itself comes from a payment URI, or from the city API when given an 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from ledger.contracts.payments import Payment, PaymentRouter
-from ledger.payments.fees import FeeError, refund_split
-from ledger.payments.orders import OrderError, PaymentUri, parse_pay_uri
-from ledger.types import AccountKind, AccountStatus, parse_krw
+from ledger.types import parse_krw
 from wallet_cli import output
 from wallet_cli.commands.keys import PasswordFile
 from wallet_cli.context import Party, Wallet, wallet_command
 from wallet_cli.errors import WalletError
+
+if TYPE_CHECKING:
+    from ledger.contracts.payments import Payment, PaymentRouter
+    from ledger.payments.orders import PaymentUri
 
 Yes = Annotated[
     bool,
@@ -63,6 +63,10 @@ def _parse_ref(text: str) -> bytes:
 
 def resolve_invoice(invoice: str, api_url: str | None) -> PaymentUri:
     """The order behind a payment URI, or behind an invoice id (asking the city API)."""
+    import httpx
+
+    from ledger.payments.orders import parse_pay_uri
+
     if invoice.startswith("ethereum:"):
         return parse_pay_uri(invoice)
     ref = _parse_ref(invoice)
@@ -89,37 +93,6 @@ def resolve_invoice(invoice: str, api_url: str | None) -> PaymentUri:
     return found
 
 
-def _check_payable(wallet: Wallet, request: PaymentUri) -> None:
-    """Refuse, in words, an invoice the router would refuse (before any password)."""
-    city = wallet.city
-    router = city.payments
-    order = request.order
-    if request.chain_id != city.chain.chain_id:
-        raise WalletError(
-            f"the invoice is for chain {request.chain_id}, this wallet is on chain "
-            f"{city.chain.chain_id} ({wallet.settings.network})"
-        )
-    if request.router != router.address:
-        raise WalletError(
-            f"the invoice names the payment contract {request.router}, not this city's "
-            f"({router.address}): refusing to pay it"
-        )
-    registration = city.registry.registration_of(order.merchant)
-    if registration.kind is not AccountKind.MERCHANT or (
-        registration.status is not AccountStatus.ACTIVE
-    ):
-        raise WalletError(f"{order.merchant} is not an active merchant of the city")
-    if router.payment_of(order.ref) is not None:
-        raise WalletError(f"invoice 0x{order.ref.hex()} is already paid")
-    if router.is_cancelled(order.ref):
-        raise WalletError(f"invoice 0x{order.ref.hex()} was cancelled by the merchant")
-    now = city.chain.latest_timestamp()
-    if now > order.valid_until:
-        raise WalletError(
-            f"invoice 0x{order.ref.hex()} expired (payable until {order.valid_until})"
-        )
-
-
 @wallet_command
 def pay(
     wallet: Wallet,
@@ -135,13 +108,12 @@ def pay(
     password_file: PasswordFile = None,
 ) -> None:
     """Pay a merchant's invoice: shows the fee and the token points you get back, then pays."""
+    from ledger.payments.payability import check_payable
+
     source = _own(wallet, payer, "PAYER")
-    try:
-        request = resolve_invoice(invoice, api_url)
-    except OrderError as exc:
-        raise WalletError(str(exc)) from None
-    _check_payable(wallet, request)
+    request = resolve_invoice(invoice, api_url)
     city = wallet.city
+    check_payable(city, request)
     order = request.order
     split = city.payments.quote(order.merchant, order.amount)
     before = city.token.balance_of(source.address)
@@ -258,6 +230,8 @@ def refund(
     password_file: PasswordFile = None,
 ) -> None:
     """Refund all or part of a payment to its payer (merchants); points are clawed back pro rata."""
+    from ledger.payments.fees import refund_split
+
     seller = _own(wallet, merchant, "MERCHANT")
     ref = _parse_ref(invoice)
     router = wallet.city.payments
@@ -265,10 +239,7 @@ def refund(
     value = parse_krw(amount) if amount is not None else payment.refundable
     if payment.refundable == 0:
         raise WalletError(f"payment 0x{ref.hex()} was refunded in full already")
-    try:
-        parts = refund_split(payment.split, payment.refund_state, value)
-    except FeeError as exc:
-        raise WalletError(str(exc)) from None
+    parts = refund_split(payment.split, payment.refund_state, value)
     summary = Table.grid(padding=(0, 2))
     summary.add_row("payment", f"0x{ref.hex()} of {output.krw(payment.amount)}")
     summary.add_row("payer", wallet.name_of(payment.payer))

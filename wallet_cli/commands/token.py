@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from ledger.city import City
-from ledger.contracts.registry import Registration
 from ledger.exceptions import AccountNotActiveError, InsufficientBalanceError, TokenPausedError
 from ledger.types import AccountKind, AccountStatus, parse_krw
 from wallet_cli import output
@@ -25,6 +23,10 @@ from wallet_cli.context import Party, Wallet, wallet_command
 from wallet_cli.errors import WalletError
 from wallet_cli.history import PAYMENT_KINDS, WINDOW, ZERO_ADDRESS, Movement, account_history
 from wallet_cli.payment import PaymentRequest, qr_text
+
+if TYPE_CHECKING:
+    from ledger.city import City
+    from ledger.contracts.registry import Registration
 
 Who = Annotated[
     str, typer.Argument(metavar="ALIAS|ADDRESS", help="An alias in the keystore or a 0x address.")
