@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from ledger.payments.states import InvoiceStatus, PaymentStatus, RedemptionState
 from ledger.voting.counting import BallotStatus
+from ledger.voting.crypto.context import MAX_BALLOT_BYTES
 
 Address = Annotated[
     str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$"), Field(examples=["0x" + "ab" * 20])
@@ -313,7 +314,6 @@ class WebhookDeliveryPublic(BaseModel):
 
 
 # -- elections --------------------------------------------------------------------------------
-MAX_BALLOT_BYTES = 2 + 194 * 32 + 64 * 33
 """The largest ballot (spec section 5): 32 options, 0 to 32 of them chosen (8,322 bytes)."""
 BallotHex = Annotated[
     str,

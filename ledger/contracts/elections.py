@@ -25,6 +25,7 @@ from web3.types import EventData, TxReceipt
 
 from ledger.contracts.base import ContractWrapper
 from ledger.exceptions import ChainError, InputError, LedgerError
+from ledger.voting.crypto.context import MAX_OPTIONS, ballot_size
 
 DOMAIN_NAME = "CityLedger Elections"
 DOMAIN_VERSION = "1"
@@ -48,11 +49,6 @@ VOTE_TYPES = {
     ]
 }
 """EIP-712 type a voter signs to have a public-poll vote relayed (``castVoteFor``)."""
-
-BALLOT_VERSION = 1
-OPTION_BYTES = 194
-BRANCH_BYTES = 64
-MAX_OPTIONS = 32
 
 _TRUSTEE_GAS = 60_000
 """Gas per trustee registered by ``create``, for ceremonies beyond the free-gas call limit."""
@@ -78,11 +74,6 @@ class ElectionPhase(IntEnum):
     OPEN = 2
     CLOSED = 3
     TALLIED = 4
-
-
-def ballot_length(option_count: int, min_selections: int, max_selections: int) -> int:
-    """The exact size of a ballot (spec section 5): ``2 + 194 N + 64 (max - min + 1)``."""
-    return 2 + OPTION_BYTES * option_count + BRANCH_BYTES * (max_selections - min_selections + 1)
 
 
 def ballot_hash(ballot: bytes) -> bytes:
@@ -239,7 +230,7 @@ class ElectionConfig:
 
     @property
     def ballot_length(self) -> int:
-        return ballot_length(self.option_count, self.min_selections, self.max_selections)
+        return ballot_size(self.option_count, self.min_selections, self.max_selections)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,9 @@ from typing import Any
 from eth_utils import keccak
 
 from ledger.voting.crypto import BallotSpec
+from ledger.voting.crypto.context import MAX_OPTIONS, MIN_OPTIONS
 from ledger.voting.errors import ManifestError
 from ledger.voting.methods import VoteMethod
-
-MAX_OPTIONS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +77,10 @@ class ElectionManifest:
     def validate(self) -> None:
         if not self.title.strip():
             raise ManifestError("a vote needs a title")
-        if not 2 <= len(self.options) <= MAX_OPTIONS:
-            raise ManifestError(f"a vote has 2 to {MAX_OPTIONS} options, not {len(self.options)}")
+        if not MIN_OPTIONS <= len(self.options) <= MAX_OPTIONS:
+            raise ManifestError(
+                f"a vote has {MIN_OPTIONS} to {MAX_OPTIONS} options, not {len(self.options)}"
+            )
         labels = [o.label.strip() for o in self.options]
         if any(not label for label in labels) or len(set(labels)) != len(labels):
             raise ManifestError("option labels must be non-empty and distinct")

@@ -34,15 +34,15 @@ from api.core import scopes
 from api.core.errors import ApiError
 from api.elections.casting import submit_cast
 from api.idempotency import REPLAY_HEADER
-from api.schemas import MAX_BALLOT_BYTES
 from api.services import Services
 from ledger.city import City
-from ledger.contracts.elections import ElectionPhase, ballot_length, choices_mask
+from ledger.contracts.elections import ElectionPhase, choices_mask
 from ledger.exceptions import ContractRevertError
 from ledger.roles import Role
 from ledger.types import AccountKind
 from ledger.voting import lifecycle
 from ledger.voting.crypto import encrypt_ballot, tracking_code
+from ledger.voting.crypto.context import MAX_BALLOT_BYTES, ballot_size
 from ledger.voting.eligibility import EligibilityList, snapshot, verify_proof
 from ledger.voting.files import ElectionFiles
 from ledger.voting.manifest import ElectionManifest
@@ -352,7 +352,7 @@ def test_election_detail(api: ApiServer, votes: Votes) -> None:
         assert config["manifest_hash"] == "0x" + state.config.manifest_hash.hex()
         assert config["eligibility_list_hash"] == "0x" + state.config.eligibility_list_hash.hex()
         assert config["eligibility_root"] == "0x" + votes.eligibility.root.hex()
-        assert config["ballot_length"] == ballot_length(3, 1, 2)
+        assert config["ballot_length"] == ballot_size(3, 1, 2)
         assert [t["address"] for t in detail["trustees"]] == [t.address for t in votes.trustees]
         assert all(t["committed"] and t["shares_posted"] for t in detail["trustees"])
         assert not any(t["decrypted"] for t in detail["trustees"])
@@ -717,7 +717,7 @@ def test_largest_ballot_fits_the_limits(
 ) -> None:
     voter, election = votes.voters[2], votes.large
     ballot = votes.ballot(voter, election, list(range(0, 32, 3)))
-    assert len(ballot) == ballot_length(32, 0, 32) == MAX_BALLOT_BYTES
+    assert len(ballot) == ballot_size(32, 0, 32) == MAX_BALLOT_BYTES
     body = _ballot_body(votes, voter, election, ballot)
     assert (
         len(httpx.Request("POST", "http://x", json=body).content) < world.settings().max_body_bytes

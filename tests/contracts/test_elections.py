@@ -34,7 +34,6 @@ from ledger.contracts.elections import (
     ElectionPhase,
     Elections,
     ballot_hash,
-    ballot_length,
     choices_mask,
     selected_options,
 )
@@ -45,6 +44,7 @@ from ledger.exceptions import (
     VotingClosedError,
 )
 from ledger.roles import Role
+from ledger.voting.crypto.context import ballot_size
 from ledger.voting.eligibility import MerkleTree
 from tests.contracts.helpers import Town, events, only_event, outsider, reverts
 from tests.support.accounts import make_accounts
@@ -77,7 +77,7 @@ def town(request: pytest.FixtureRequest) -> Town:
 
 def fake_ballot(option_count: int, low: int, high: int, *, version: int = 1) -> bytes:
     """A ballot of the exact form the contract checks (its proofs are random bytes)."""
-    size = ballot_length(option_count, low, high)
+    size = ballot_size(option_count, low, high)
     return bytes([version, option_count]) + os.urandom(size - 2)
 
 
@@ -214,7 +214,7 @@ def test_a_secret_ballot_runs_from_setup_to_tally(board: Board) -> None:
         assert elections.trustee_index_of(election_id, trustee.address) == index
         assert state.trustee_index(trustee.address) == index
     assert elections.trustee_index_of(election_id, voters[0].address) is None
-    assert elections.ballot_length_of(election_id) == ballot_length(3, 1, 1) == 2 + 194 * 3 + 64
+    assert elections.ballot_length_of(election_id) == ballot_size(3, 1, 1) == 2 + 194 * 3 + 64
 
     # The key ceremony: every commitment, then every share, then the key.
     for trustee in trustees:
@@ -636,7 +636,7 @@ def test_an_election_cannot_open_after_its_close(board: Board) -> None:
 def test_ballots_must_have_the_exact_form(board: Board) -> None:
     voter = board.town.person()
     election = board.secret([voter], options=4, low=0, high=2)
-    size = ballot_length(4, 0, 2)
+    size = ballot_size(4, 0, 2)
     assert size == 2 + 194 * 4 + 64 * 3
     eid, proof = election.id, election.proof(voter)
     for length in (0, 1, size - 1, size + 1):
@@ -1208,7 +1208,7 @@ def test_the_ballot_reader_cuts_20000_logs(monkeypatch: pytest.MonkeyPatch) -> N
     """20,000 raw BallotCast logs as a node sends them (3-option ballots, 840 bytes each) are
     cut into BallotCast records, each with its own bytes, sequence, block and stamp (how fast:
     the audit's chain read in scripts/bench_voting.py)."""
-    size = ballot_length(3, 1, 1)
+    size = ballot_size(3, 1, 1)
     ballots = [os.urandom(size) for _ in range(20_000)]
     voter_topic = "0x" + "00" * 12 + "11" * 20
     topic0 = "0x" + "ab" * 32

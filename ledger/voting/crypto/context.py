@@ -18,7 +18,24 @@ from ledger.voting.crypto.group import POINT_SIZE, SCALAR_SIZE, uint256
 ELECTION_TAG = b"cityledger/voting/v1/election"
 MIN_OPTIONS = 2
 MAX_OPTIONS = 32
+"""The most options a vote has (Elections.sol keeps one live count per option: uint32[32])."""
 BALLOT_VERSION = 1
+OPTION_BYTES = 2 * POINT_SIZE + 4 * SCALAR_SIZE
+"""One option of a ballot (section 5): its ciphertext (two points) and 0-or-1 proof."""
+BRANCH_BYTES = 2 * SCALAR_SIZE
+"""One branch of the selection-count proof."""
+
+
+def ballot_size(option_count: int, min_selections: int, max_selections: int) -> int:
+    """The exact length of an encoded ballot (section 5): version and N, the options, and one
+    proof branch per allowed count, ``2 + 194 N + 64 (max - min + 1)``; the contract checks
+    the same length (``Elections.ballotLengthOf``)."""
+    branches = max_selections - min_selections + 1
+    return 2 + option_count * OPTION_BYTES + branches * BRANCH_BYTES
+
+
+MAX_BALLOT_BYTES = ballot_size(MAX_OPTIONS, 0, MAX_OPTIONS)
+"""The largest ballot any vote takes (32 options, any number chosen): 8,322 bytes."""
 
 
 def address_bytes(address: str, what: str = "an address") -> bytes:
@@ -107,6 +124,5 @@ class BallotSpec:
 
     @property
     def ballot_size(self) -> int:
-        """The exact length of an encoded ballot (section 5): version, N, options, sum proof."""
-        per_option = 2 * POINT_SIZE + 4 * SCALAR_SIZE
-        return 2 + self.option_count * per_option + 2 * self.sum_branches * SCALAR_SIZE
+        """The exact length of this election's encoded ballots (see :func:`ballot_size`)."""
+        return ballot_size(self.option_count, self.min_selections, self.max_selections)
