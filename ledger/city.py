@@ -1,35 +1,38 @@
 """The city's contracts on one chain, found through a deployment manifest.
 
-Every tool starts here: ``City.connect(settings)`` gives the token, registry, authority, payment
-router, elections and rewards pool wrappers bound to one :class:`~ledger.chain.Chain`.
+Every tool starts here: ``City.connect(settings)`` binds a wrapper to every contract of every
+domain (:data:`ledger.domains.DOMAINS`) on one :class:`~ledger.chain.Chain`;
+``city.get(Wrapper)`` returns one, and the core and older domains have properties for theirs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar, cast
 
 from ledger.chain import Chain
 from ledger.config import LedgerSettings
 from ledger.contracts.authority import CityAuthority
+from ledger.contracts.base import ContractWrapper
 from ledger.contracts.elections import Elections
 from ledger.contracts.payments import PaymentRouter
 from ledger.contracts.registry import ResidentRegistry
 from ledger.contracts.rewards import RewardsPool
 from ledger.contracts.token import CityToken
 from ledger.deploy import DeploymentError, Manifest
+from ledger.domains import DOMAINS
+from ledger.domains.spec import load
+
+W = TypeVar("W", bound=ContractWrapper)
 
 
 @dataclass(frozen=True)
 class City:
     chain: Chain
     manifest: Manifest
-    authority: CityAuthority
-    registry: ResidentRegistry
-    token: CityToken
-    payments: PaymentRouter
-    elections: Elections
-    rewards: RewardsPool
+    contracts: dict[str, ContractWrapper] = field(repr=False)
+    """Contract name → its wrapper, for every contract of the manifest."""
 
     @classmethod
     def connect(cls, settings: LedgerSettings, manifest_path: Path | None = None) -> City:
@@ -57,20 +60,51 @@ class City:
 
     @classmethod
     def at(cls, chain: Chain, manifest: Manifest) -> City:
-        return cls(
-            chain,
-            manifest,
-            CityAuthority(chain, manifest.address("CityAuthority")),
-            ResidentRegistry(chain, manifest.address("ResidentRegistry")),
-            CityToken(chain, manifest.address("CityToken")),
-            PaymentRouter(chain, manifest.address("PaymentRouter")),
-            Elections(chain, manifest.address("Elections")),
-            RewardsPool(chain, manifest.address("RewardsPool")),
-        )
+        wrappers: dict[str, ContractWrapper] = {}
+        for domain in DOMAINS:
+            for spec in domain.contracts:
+                if spec.name in manifest.contracts:
+                    wrapper: type[ContractWrapper] = load(spec.wrapper)
+                    wrappers[spec.name] = wrapper(chain, manifest.address(spec.name))
+        return cls(chain, manifest, wrappers)
+
+    def get(self, kind: type[W]) -> W:
+        """The deployed contract ``kind`` wraps (its ``ARTIFACT``)."""
+        try:
+            found = self.contracts[kind.ARTIFACT]
+        except KeyError:
+            raise DeploymentError(
+                f"the deployment has no {kind.ARTIFACT}: rerun `cityledger deploy`"
+            ) from None
+        return cast(W, found)
+
+    @property
+    def authority(self) -> CityAuthority:
+        return self.get(CityAuthority)
+
+    @property
+    def registry(self) -> ResidentRegistry:
+        return self.get(ResidentRegistry)
+
+    @property
+    def token(self) -> CityToken:
+        return self.get(CityToken)
+
+    @property
+    def payments(self) -> PaymentRouter:
+        return self.get(PaymentRouter)
+
+    @property
+    def elections(self) -> Elections:
+        return self.get(Elections)
+
+    @property
+    def rewards(self) -> RewardsPool:
+        return self.get(RewardsPool)
 
 
 def load_manifest(path: Path) -> Manifest:
-    """A finished deployment's manifest, or a DeploymentError saying what to do."""
+    """A finished deployment's manifest of every domain, or a DeploymentError saying what to do."""
     if not path.exists():
         raise DeploymentError(
             f"no deployment manifest at {path}: run `cityledger deploy` (or `make up`) first, "
@@ -80,10 +114,11 @@ def load_manifest(path: Path) -> Manifest:
     manifest = Manifest.load(path)
     if not manifest.complete:
         raise DeploymentError(f"the deployment in {path} is incomplete: rerun the deploy")
-    for name in ("PaymentRouter", "Elections", "RewardsPool"):
-        if name not in manifest.contracts:
-            raise DeploymentError(
-                f"the deployment in {path} predates the {name}: rerun `cityledger deploy` "
-                f"signed by the city's admin ({manifest.admin}) to add it"
-            )
+    for domain in DOMAINS:
+        for name in domain.contract_names:
+            if name not in manifest.contracts:
+                raise DeploymentError(
+                    f"the deployment in {path} predates the {name}: rerun `cityledger deploy` "
+                    f"signed by the city's admin ({manifest.admin}) to add it"
+                )
     return manifest

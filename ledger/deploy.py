@@ -1,14 +1,16 @@
 """Deploy and wire the city's contracts on any JSON-RPC node, recording a manifest.
 
-A deployment is a fixed list of steps. The manifest (``deployments/<network>.json``) records
-each finished step as it happens, so a run that stopped half-way resumes where it stopped and a
-run over a finished deployment verifies it (code present, code and artifacts unchanged) and
-changes nothing. It never silently deploys a second set of contracts over a network.
+A deployment is the list of steps :func:`steps` derives from :data:`ledger.domains.DOMAINS`.
+The manifest (``deployments/<network>.json``) records each finished step by its stable id as it
+happens, so a run that stopped half-way resumes where it stopped and a run over a finished
+deployment verifies it (code present, code and artifacts unchanged) and changes nothing. It
+never silently deploys a second set of contracts over a network.
 
-Contracts added to the platform later come with steps of their own at the end of the list
-(before the admin hand-over): a finished deployment made before them is upgraded by running
-only those steps, signed by the city's admin once the deployer has handed ADMIN over. So came
-the PaymentRouter, then the Elections and the RewardsPool (with its "voting" programme).
+A domain added to the platform later brings its steps after the existing ones (before the
+admin hand-over): a finished deployment made before it is upgraded by running only those
+steps, signed by the city's admin once the deployer has handed ADMIN over. So came the
+PaymentRouter, then the Elections and the RewardsPool. Manifests written before steps had ids
+recorded their labels; :data:`LEGACY_STEPS` reads them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,40 +32,48 @@ from ledger.chain import Chain
 from ledger.contracts.authority import CityAuthority
 from ledger.contracts.base import city_artifact
 from ledger.contracts.registry import ResidentRegistry
-from ledger.contracts.rewards import ProgrammeNotFoundError, RewardsPool
+from ledger.domains import DOMAINS, FUNCTION_ROLES, Domain, contract, contract_names
 from ledger.exceptions import LedgerError
-from ledger.roles import FUNCTION_ROLES, Role
+from ledger.roles import Role
 from ledger.types import AccountKind, AccountStatus
 
-TOKEN_NAME = "Sejong Local Currency"
-TOKEN_SYMBOL = "SJW"
-CONTRACTS = (
-    "CityAuthority",
-    "ResidentRegistry",
-    "CityToken",
-    "PaymentRouter",
-    "Elections",
-    "RewardsPool",
-)
-PAYMENT_ROLES = frozenset({Role.PAYMENT_OPERATOR})
-"""Roles that came with the PaymentRouter: labelled and granted by its own steps, so that a
-deployment finished before it gets them when it is upgraded."""
-REWARDS_ROLES = frozenset({Role.REWARDS_ADMIN})
-"""Roles that came with the RewardsPool, labelled and granted by its steps likewise."""
-LATER_ROLES = PAYMENT_ROLES | REWARDS_ROLES
-ROUTER_CREDENTIAL = keccak(text="CityLedger contract: PaymentRouter")
-"""The router's registry credential hash (a contract has no person or card behind it)."""
-ROUTER_DISTRICT = 0
-POOL_CREDENTIAL = keccak(text="CityLedger contract: RewardsPool")
-"""The rewards pool's registry credential hash."""
-POOL_DISTRICT = 0
-VOTING_PROGRAMME = "voting"
-"""The RewardsPool programme that pays participation in votes (docs/voting-spec.md, section 10)."""
-VOTING_CAP = 10_000
-"""The most one resident can earn from voting per period (₩)."""
-VOTING_PERIOD = 30 * 86_400
-"""The voting programme's period: 30 days."""
-HAND_OVER = "hand admin to the city"
+SERVICE_DISTRICT = 0
+"""The district a contract registered as a city service is given (it lives nowhere)."""
+HAND_OVER = "hand-over"
+LEGACY_STEPS: dict[str, tuple[str, ...]] = {
+    "deploy CityAuthority": ("core.deploy.CityAuthority",),
+    "deploy ResidentRegistry": ("core.deploy.ResidentRegistry",),
+    "deploy CityToken": ("core.deploy.CityToken",),
+    "wire function roles": ("core.wire.ResidentRegistry", "core.wire.CityToken"),
+    "link registry to token": ("core.link-registry-to-token",),
+    "let the registry recover balances": ("core.registry-recovers-balances",),
+    "label roles": ("core.label-roles",),
+    "grant planned roles": ("core.grant-roles",),
+    "deploy PaymentRouter": ("payments.deploy.PaymentRouter",),
+    "plan a temporary registrar role": ("payments.plan-registrar.PaymentRouter",),
+    "register PaymentRouter as a city service": ("payments.register.PaymentRouter",),
+    "give back temporary roles": ("payments.give-back-roles",),
+    "wire PaymentRouter function roles": ("payments.wire.PaymentRouter",),
+    "label payment roles": ("payments.label-roles",),
+    "grant planned payment roles": ("payments.grant-roles",),
+    "deploy Elections": ("voting.deploy.Elections",),
+    "wire Elections function roles": ("voting.wire.Elections",),
+    "deploy RewardsPool": ("voting.deploy.RewardsPool",),
+    "plan a temporary registrar role for the RewardsPool": ("voting.plan-registrar.RewardsPool",),
+    "register RewardsPool as a city service": ("voting.register.RewardsPool",),
+    "give back the RewardsPool's temporary roles": ("voting.give-back-roles",),
+    "create the voting rewards programme": ("voting.create-voting-programme",),
+    "wire RewardsPool function roles": ("voting.wire.RewardsPool",),
+    "label rewards roles": ("voting.label-roles",),
+    "grant planned rewards roles": ("voting.grant-roles",),
+    "hand admin to the city": (HAND_OVER,),
+}
+"""The labels manifests recorded before steps had ids, and the steps each one did."""
+
+
+def service_credential(name: str) -> bytes:
+    """The registry credential hash of a contract registered as a city service."""
+    return keccak(text=f"CityLedger contract: {name}")
 
 
 class DeploymentError(LedgerError):
@@ -92,9 +103,11 @@ class Manifest:
     @classmethod
     def load(cls, path: Path) -> Manifest:
         try:
-            return cls(**json.loads(path.read_text()))
+            manifest = cls(**json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError, TypeError) as exc:
             raise DeploymentError(f"cannot read deployment manifest {path}: {exc}") from exc
+        manifest.steps = _step_ids(manifest.steps)
+        return manifest
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,18 +126,149 @@ class DeployPlan:
     """Role → [(account, execution delay in seconds)] to grant at deployment."""
 
 
+@dataclass
+class Deployment:
+    """What a deployment's steps work with: the chain, the deployer, the plan and the manifest
+    as far as it got. The domains' own steps (:class:`ledger.domains.Step`) receive it."""
+
+    chain: Chain
+    deployer: LocalAccount
+    plan: DeployPlan
+    manifest: Manifest
+
+    def address(self, name: str) -> str:
+        return self.manifest.address(name)
+
+    def authority(self) -> CityAuthority:
+        return CityAuthority(self.chain, self.address("CityAuthority"))
+
+    def registry(self) -> ResidentRegistry:
+        return ResidentRegistry(self.chain, self.address("ResidentRegistry"))
+
+    def deploy(self, name: str) -> None:
+        artifact = city_artifact(name)
+        data = (
+            self.chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+            .constructor(*contract(name).constructor(self))
+            .data_in_transaction
+        )
+        receipt = self.chain.transact(self.deployer, data=bytes.fromhex(data[2:]))
+        _record(self.chain, self.manifest, name, receipt)
+
+    def registered(self, name: str) -> bool:
+        status = self.registry().registration_of(self.address(name)).status
+        return status is not AccountStatus.NONE
+
+    def plan_temporary_registrar(self, name: str) -> None:
+        """Record (saved with this step, before anything is granted) that the deployer needs
+        REGISTRAR for a moment, so an interrupted run still takes it back."""
+        if self.registered(name):
+            return
+        if self.authority().has_role(Role.REGISTRAR, self.deployer.address).is_member:
+            return
+        entry = [int(Role.REGISTRAR), self.deployer.address]
+        if entry not in self.manifest.temporary_roles:
+            self.manifest.temporary_roles.append(entry)
+
+    def register_service(self, name: str) -> None:
+        for role, account in self.manifest.temporary_roles:
+            if not self.authority().has_role(Role(role), account).is_member:
+                self.authority().grant_role(self.deployer, Role(role), account)
+        if not self.registered(name):
+            self.registry().register(
+                self.deployer,
+                self.address(name),
+                AccountKind.CITY_SERVICE,
+                SERVICE_DISTRICT,
+                service_credential(name),
+            )
+
+    def give_back_temporary_roles(self) -> None:
+        for role, account in self.manifest.temporary_roles:
+            if self.authority().has_role(Role(role), account).is_member:
+                if account == self.deployer.address:
+                    self.authority().renounce_role(self.deployer, Role(role))
+                else:
+                    self.authority().revoke_role(self.deployer, Role(role), account)
+        self.manifest.temporary_roles.clear()
+
+    def wire(self, name: str) -> None:
+        """Map each restricted function of ``name`` to its role (ADMIN is the default)."""
+        by_role: dict[Role, list[bytes]] = defaultdict(list)
+        for function, role in FUNCTION_ROLES.get(name, {}).items():
+            if role is not Role.ADMIN:
+                by_role[role].append(_selector(name, function))
+        for role, selectors in sorted(by_role.items()):
+            self.authority().set_target_function_role(
+                self.deployer, self.address(name), selectors, role
+            )
+
+    def label(self, roles: frozenset[Role]) -> None:
+        for role in sorted(roles):
+            self.authority().label_role(self.deployer, role)
+
+    def grant(self, roles: frozenset[Role]) -> None:
+        """The plan's grants of ``roles``."""
+        for role, members in sorted(self.plan.grants.items()):
+            if role in roles:
+                for account, delay in members:
+                    self.authority().grant_role(self.deployer, role, account, delay)
+
+    def hand_over(self) -> None:
+        if self.manifest.admin != self.deployer.address:
+            self.authority().grant_role(self.deployer, Role.ADMIN, self.manifest.admin)
+            self.authority().renounce_role(self.deployer, Role.ADMIN)
+
+
+Run = Callable[[Deployment], object]
+
+
+def domain_steps(domain: Domain) -> list[tuple[str, Run]]:
+    """One domain's steps, in order (see :class:`ledger.domains.Domain`)."""
+    name = domain.name
+    contracts = [c.name for c in domain.contracts]
+    services = [c.name for c in domain.contracts if c.city_service]
+    steps: list[tuple[str, Run]] = [
+        (f"{name}.deploy.{c}", partial(Deployment.deploy, name=c)) for c in contracts
+    ]
+    for service in services:
+        steps.append(
+            (
+                f"{name}.plan-registrar.{service}",
+                partial(Deployment.plan_temporary_registrar, name=service),
+            )
+        )
+        steps.append(
+            (f"{name}.register.{service}", partial(Deployment.register_service, name=service))
+        )
+    if services:
+        steps.append((f"{name}.give-back-roles", Deployment.give_back_temporary_roles))
+    steps += [(step.id, step.run) for step in domain.setup]
+    wired = [c.name for c in domain.contracts if c.roles]
+    steps += [(f"{name}.wire.{c}", partial(Deployment.wire, name=c)) for c in wired]
+    steps.append((f"{name}.label-roles", partial(Deployment.label, roles=domain.roles)))
+    steps.append((f"{name}.grant-roles", partial(Deployment.grant, roles=domain.roles)))
+    return steps
+
+
+def steps() -> list[tuple[str, Run]]:
+    """Every domain's steps in :data:`DOMAINS` order, then the admin hand-over."""
+    return [step for domain in DOMAINS for step in domain_steps(domain)] + [
+        (HAND_OVER, Deployment.hand_over)
+    ]
+
+
 def deploy_city(chain: Chain, deployer: LocalAccount, plan: DeployPlan, path: Path) -> Manifest:
     """Run (or resume, or verify) the deployment described by ``plan``; return its manifest."""
     if path.exists():
         manifest = Manifest.load(path)
         _check_same_target(chain, manifest, plan)
         if manifest.complete:
-            deployed = [name for name in CONTRACTS if name in manifest.contracts]
+            deployed = [name for name in contract_names() if name in manifest.contracts]
             problems = verify_deployment(chain, manifest, deployed)
             if problems:
                 raise DeploymentError(f"{path} does not match the chain: " + "; ".join(problems))
-            steps = _steps(chain, deployer, plan, manifest)
-            pending = [name for name, _ in steps if name not in manifest.steps]
+            pending = [step for step, _ in steps() if step not in manifest.steps]
             if not pending:
                 return manifest
             _check_can_upgrade(chain, deployer, manifest, pending)
@@ -137,11 +281,12 @@ def deploy_city(chain: Chain, deployer: LocalAccount, plan: DeployPlan, path: Pa
             admin=to_checksum_address(plan.admin),
             mint_limit=plan.mint_limit,
         )
-    for name, step in _steps(chain, deployer, plan, manifest):
-        if name in manifest.steps:
+    deployment = Deployment(chain, deployer, plan, manifest)
+    for step, run in steps():
+        if step in manifest.steps:
             continue
-        step()
-        manifest.steps.append(name)
+        run(deployment)
+        manifest.steps.append(step)
         manifest.save(path)
     manifest.complete = True
     manifest.save(path)
@@ -169,205 +314,23 @@ def _check_can_upgrade(
         return
     authority = CityAuthority(chain, manifest.address("CityAuthority"))
     if not authority.has_role(Role.ADMIN, deployer.address).is_member:
+        missing = sorted({step.split(".")[0] for step in pending})
         raise DeploymentError(
-            f"{manifest.network!r} lacks {', '.join(pending)}; it was handed to the city's admin "
-            f"{manifest.admin}, so the upgrade must be signed by an admin, not {deployer.address}"
+            f"{manifest.network!r} lacks the {', '.join(missing)} domain; it was handed to the "
+            f"city's admin {manifest.admin}, so the upgrade must be signed by an admin, not "
+            f"{deployer.address}"
         )
 
 
-def _steps(
-    chain: Chain, deployer: LocalAccount, plan: DeployPlan, manifest: Manifest
-) -> list[tuple[str, Callable[[], object]]]:
-    def deploy(name: str, args: Callable[[], list[Any]]) -> Callable[[], None]:
-        def run() -> None:
-            artifact = city_artifact(name)
-            data = (
-                chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-                .constructor(*args())
-                .data_in_transaction
-            )
-            receipt = chain.transact(deployer, data=bytes.fromhex(data[2:]))
-            _record(chain, manifest, name, receipt)
-
-        return run
-
-    def authority() -> CityAuthority:
-        return CityAuthority(chain, manifest.address("CityAuthority"))
-
-    def wire_functions(*targets: str) -> Callable[[], None]:
-        def run() -> None:
-            for target in targets:
-                by_role: dict[Role, list[bytes]] = defaultdict(list)
-                for function, role in FUNCTION_ROLES[target].items():
-                    if role is not Role.ADMIN:  # ADMIN is AccessManager's default
-                        by_role[role].append(_selector(target, function))
-                for role, selectors in sorted(by_role.items()):
-                    authority().set_target_function_role(
-                        deployer, manifest.address(target), selectors, role
-                    )
-
-        return run
-
-    def label(roles: list[Role]) -> Callable[[], None]:
-        def run() -> None:
-            for role in roles:
-                authority().label_role(deployer, role)
-
-        return run
-
-    def grant_plan(roles: frozenset[Role]) -> Callable[[], None]:
-        def run() -> None:
-            for role, members in sorted(plan.grants.items()):
-                if role in roles:
-                    for account, delay in members:
-                        authority().grant_role(deployer, role, account, delay)
-
-        return run
-
-    def registered(name: str) -> bool:
-        registry = ResidentRegistry(chain, manifest.address("ResidentRegistry"))
-        status = registry.registration_of(manifest.address(name)).status
-        return status is not AccountStatus.NONE
-
-    def plan_temporary_registrar(name: str) -> Callable[[], None]:
-        def run() -> None:
-            # Recorded (and saved with this step) before anything is granted.
-            if registered(name) or authority().has_role(Role.REGISTRAR, deployer.address).is_member:
-                return
-            entry = [int(Role.REGISTRAR), deployer.address]
-            if entry not in manifest.temporary_roles:
-                manifest.temporary_roles.append(entry)
-
-        return run
-
-    def register_service(name: str, district: int, credential: bytes) -> Callable[[], None]:
-        def run() -> None:
-            for role, account in manifest.temporary_roles:
-                if not authority().has_role(Role(role), account).is_member:
-                    authority().grant_role(deployer, Role(role), account)
-            if not registered(name):
-                ResidentRegistry(chain, manifest.address("ResidentRegistry")).register(
-                    deployer,
-                    manifest.address(name),
-                    AccountKind.CITY_SERVICE,
-                    district,
-                    credential,
-                )
-
-        return run
-
-    def give_back_temporary_roles() -> None:
-        for role, account in manifest.temporary_roles:
-            if authority().has_role(Role(role), account).is_member:
-                if account == deployer.address:
-                    authority().renounce_role(deployer, Role(role))
-                else:
-                    authority().revoke_role(deployer, Role(role), account)
-        manifest.temporary_roles.clear()
-
-    def create_voting_programme() -> None:
-        # Runs before the pool's functions are mapped to their roles: until then they are
-        # ADMIN-only (the AccessManager's default), and the signer is an admin.
-        pool = RewardsPool(chain, manifest.address("RewardsPool"))
-        try:
-            programme_id = pool.programme_id(VOTING_PROGRAMME)
-        except ProgrammeNotFoundError:
-            programme_id = pool.create_programme(
-                deployer, VOTING_PROGRAMME, VOTING_CAP, VOTING_PERIOD
-            )
-        for account, _delay in plan.grants.get(Role.ELECTION_ADMIN, []):
-            if not pool.is_distributor(programme_id, account):
-                pool.set_distributor(deployer, programme_id, account)
-
-    def hand_over_admin() -> None:
-        if manifest.admin != deployer.address:
-            authority().grant_role(deployer, Role.ADMIN, manifest.admin)
-            authority().renounce_role(deployer, Role.ADMIN)
-
-    return [
-        ("deploy CityAuthority", deploy("CityAuthority", lambda: [deployer.address])),
-        (
-            "deploy ResidentRegistry",
-            deploy("ResidentRegistry", lambda: [manifest.address("CityAuthority")]),
-        ),
-        (
-            "deploy CityToken",
-            deploy(
-                "CityToken",
-                lambda: [
-                    TOKEN_NAME,
-                    TOKEN_SYMBOL,
-                    manifest.address("CityAuthority"),
-                    manifest.address("ResidentRegistry"),
-                    plan.mint_limit,
-                ],
-            ),
-        ),
-        ("wire function roles", wire_functions("ResidentRegistry", "CityToken")),
-        (
-            "link registry to token",
-            lambda: ResidentRegistry(chain, manifest.address("ResidentRegistry")).set_token(
-                deployer, manifest.address("CityToken")
-            ),
-        ),
-        (
-            "let the registry recover balances",
-            lambda: authority().grant_role(
-                deployer, Role.RECOVERY, manifest.address("ResidentRegistry")
-            ),
-        ),
-        ("label roles", label([r for r in Role if r and r not in LATER_ROLES])),
-        ("grant planned roles", grant_plan(frozenset(Role) - LATER_ROLES)),
-        # -- the PaymentRouter (a deployment finished before it resumes here) --
-        (
-            "deploy PaymentRouter",
-            deploy(
-                "PaymentRouter",
-                lambda: [
-                    manifest.address("CityAuthority"),
-                    manifest.address("CityToken"),
-                    manifest.address("ResidentRegistry"),
-                ],
-            ),
-        ),
-        ("plan a temporary registrar role", plan_temporary_registrar("PaymentRouter")),
-        (
-            "register PaymentRouter as a city service",
-            register_service("PaymentRouter", ROUTER_DISTRICT, ROUTER_CREDENTIAL),
-        ),
-        ("give back temporary roles", give_back_temporary_roles),
-        ("wire PaymentRouter function roles", wire_functions("PaymentRouter")),
-        ("label payment roles", label(sorted(PAYMENT_ROLES))),
-        ("grant planned payment roles", grant_plan(PAYMENT_ROLES)),
-        # -- the Elections and the RewardsPool (deployments finished before them resume here) --
-        ("deploy Elections", deploy("Elections", lambda: [manifest.address("CityAuthority")])),
-        ("wire Elections function roles", wire_functions("Elections")),
-        (
-            "deploy RewardsPool",
-            deploy(
-                "RewardsPool",
-                lambda: [
-                    manifest.address("CityAuthority"),
-                    manifest.address("CityToken"),
-                    manifest.address("ResidentRegistry"),
-                ],
-            ),
-        ),
-        (
-            "plan a temporary registrar role for the RewardsPool",
-            plan_temporary_registrar("RewardsPool"),
-        ),
-        (
-            "register RewardsPool as a city service",
-            register_service("RewardsPool", POOL_DISTRICT, POOL_CREDENTIAL),
-        ),
-        ("give back the RewardsPool's temporary roles", give_back_temporary_roles),
-        ("create the voting rewards programme", create_voting_programme),
-        ("wire RewardsPool function roles", wire_functions("RewardsPool")),
-        ("label rewards roles", label(sorted(REWARDS_ROLES))),
-        ("grant planned rewards roles", grant_plan(REWARDS_ROLES)),
-        (HAND_OVER, hand_over_admin),
-    ]
+def _step_ids(recorded: Sequence[str]) -> list[str]:
+    """Step ids for what a manifest recorded (labels of a manifest made before ids: see
+    :data:`LEGACY_STEPS`)."""
+    ids: list[str] = []
+    for step in recorded:
+        for step_id in LEGACY_STEPS.get(step, (step,)):
+            if step_id not in ids:
+                ids.append(step_id)
+    return ids
 
 
 def _record(chain: Chain, manifest: Manifest, name: str, receipt: TxReceipt) -> None:
@@ -388,11 +351,11 @@ def _record(chain: Chain, manifest: Manifest, name: str, receipt: TxReceipt) -> 
 
 
 def verify_deployment(
-    chain: Chain, manifest: Manifest, names: Sequence[str] = CONTRACTS
+    chain: Chain, manifest: Manifest, names: Sequence[str] | None = None
 ) -> list[str]:
     """Problems that make the manifest untrustworthy for this chain (empty list: all good)."""
     problems = []
-    for name in names:
+    for name in contract_names() if names is None else names:
         entry = manifest.contracts.get(name)
         if entry is None:
             problems.append(f"{name} is missing from the manifest")

@@ -1,8 +1,8 @@
-"""The city's roles in its AccessManager and which role may call which contract function.
+"""The city's roles in its AccessManager, by number.
 
-Mirrors ``contracts/src/access/CityRoles.sol``; ``FUNCTION_ROLES`` is what the deployer
-applies with ``setTargetFunctionRole`` (functions not listed are either public or ADMIN-only,
-AccessManager's default for restricted functions).
+Which role may call which function is declared with each contract in its domain
+(:mod:`ledger.domains`, collected as ``ledger.domains.FUNCTION_ROLES``).
+Mirrors ``contracts/src/access/CityRoles.sol``.
 """
 
 from __future__ import annotations
@@ -41,47 +41,3 @@ class Role(IntEnum):
         except KeyError:
             names = ", ".join(r.label for r in cls)
             raise InputError(f"unknown role {text!r}; roles are: {names}") from None
-
-
-FUNCTION_ROLES: dict[str, dict[str, Role]] = {
-    "ResidentRegistry": {
-        "register": Role.REGISTRAR,
-        "update": Role.REGISTRAR,
-        "freeze": Role.REGISTRAR,
-        "unfreeze": Role.REGISTRAR,
-        "recover": Role.REGISTRAR,
-        "setToken": Role.ADMIN,
-    },
-    "CityToken": {
-        "mint": Role.TREASURY,
-        "mintAboveLimit": Role.TREASURY_LARGE,
-        "setMintLimit": Role.ADMIN,
-        "pause": Role.PAUSER,
-        "unpause": Role.PAUSER,
-        "recoverBalance": Role.RECOVERY,
-    },
-    "PaymentRouter": {
-        "setFeeSchedule": Role.MERCHANT_ADMIN,
-        "setCategoryFee": Role.MERCHANT_ADMIN,
-        "setMerchantCategory": Role.MERCHANT_ADMIN,
-        "setMerchantFee": Role.MERCHANT_ADMIN,
-        "confirmRedemption": Role.TREASURY,
-        "rejectRedemption": Role.TREASURY,
-        "withdrawCityFees": Role.TREASURY,
-        "cancelInvoiceFor": Role.PAYMENT_OPERATOR,
-    },
-    "Elections": {
-        "create": Role.ELECTION_ADMIN,
-        "setElectionKey": Role.ELECTION_ADMIN,
-        "open": Role.ELECTION_ADMIN,
-        "publishResult": Role.ELECTION_ADMIN,
-    },
-    "RewardsPool": {
-        "createProgramme": Role.REWARDS_ADMIN,
-        "setProgrammeActive": Role.REWARDS_ADMIN,
-        "setProgrammeCap": Role.REWARDS_ADMIN,
-        "setDistributor": Role.REWARDS_ADMIN,
-        "fund": Role.TREASURY,
-        "defund": Role.TREASURY,
-    },
-}

@@ -18,7 +18,8 @@ from cityledger.demo.devnet import KEYSTORE_DIR, PASSWORD_FILE
 from ledger.chain import Chain
 from ledger.city import City
 from ledger.contracts.registry import credential_hash
-from ledger.deploy import VOTING_PROGRAMME, DeployPlan, deploy_city
+from ledger.deploy import DeployPlan, deploy_city
+from ledger.domains.voting import VOTING_PROGRAMME
 from ledger.keys import KeyStore, write_private
 from ledger.roles import Role
 from ledger.types import AccountKind, AccountStatus

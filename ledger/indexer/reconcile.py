@@ -17,7 +17,8 @@ from sqlalchemy import Engine, select
 from ledger.indexer.db import table
 from ledger.indexer.errors import IndexerError
 from ledger.indexer.extract import RpcClient
-from ledger.indexer.load import REGISTRY, TOKEN, read_cursor
+from ledger.indexer.load import read_cursor
+from ledger.indexer.projections.core import REGISTRY, TOKEN
 
 SUPPLY_FUNCTIONS = ("totalSupply", "totalMinted", "totalBurned")
 SUPPLY_COLUMNS = {

@@ -30,24 +30,22 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, or_, select
 
-from ledger.indexer.db import reset_invoices, table, write_transaction
+from ledger.indexer.db import table, write_transaction
 from ledger.indexer.decode import DecodedEvent
 from ledger.indexer.errors import ChainResetError, CursorMovedError
 from ledger.indexer.extract import Extractor
-from ledger.indexer.load import (
-    DERIVING_EVENTS,
-    CursorState,
+from ledger.indexer.load import CursorState, read_cursor, write_cursor
+from ledger.indexer.projection import (
+    append_only_tables,
     apply_events,
-    read_cursor,
-    write_cursor,
+    deriving_events,
+    reset_projections,
 )
 
 WALK_STEP = 64
 """Stored blocks compared with the chain per JSON-RPC batch while walking back."""
 REPLAY_CHUNK = 20_000
 """Events replayed per step when rebuilding the mutable tables."""
-APPEND_ONLY = ("event", "transfer", "refund")
-MUTABLE = ("account", "balance", "payment", "redemption", "supply")
 
 
 @dataclass(frozen=True)
@@ -145,7 +143,7 @@ def rollback(
         if cursor != expected:
             raise CursorMovedError("the cursor moved while the reorg was being resolved")
         removed = 0
-        for name in APPEND_ONLY:
+        for name in ("event", *append_only_tables()):
             t = table(name)
             result = connection.execute(delete(t).where(t.c.block_number > ancestor.number))
             if name == "event":
@@ -161,20 +159,16 @@ def rollback(
 
 
 def rebuild_derived(connection: Connection) -> int:
-    """Empty the mutable derived tables and replay every stored event that feeds them.
-
-    Invoice rows the indexer created (no salt: the API always stores one) are deleted; the
-    API's keep their own columns and get status ``open`` back until replay says otherwise.
+    """Empty the mutable derived tables (each projection's :meth:`reset`; the payments one
+    keeps the API's invoice rows, open again) and replay every stored event that feeds them.
     Returns the number of events replayed.
     """
-    for name in MUTABLE:
-        connection.execute(delete(table(name)))
-    reset_invoices(connection)
+    reset_projections(connection)
     event = table("event")
     wanted = or_(
         *(
             (event.c.contract == contract) & (event.c.name == name)
-            for contract, name in sorted(DERIVING_EVENTS)
+            for contract, name in sorted(deriving_events())
         )
     )
     replayed, after = 0, (-1, -1)

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.contracts.payments import Payment, PaymentRouter, Refund
+from ledger.domains import FUNCTION_ROLES
 from ledger.exceptions import (
     AccessDeniedError,
     AccountNotActiveError,
@@ -34,7 +35,6 @@ from ledger.exceptions import (
 )
 from ledger.payments.fees import BPS, RefundState, Split, after, refund_split, split
 from ledger.payments.orders import PAY_DOMAIN_NAME, PAY_DOMAIN_VERSION, Order
-from ledger.roles import FUNCTION_ROLES
 from ledger.types import AccountKind, AccountStatus, RedemptionStatus, reference, reference_text
 from tests.contracts.helpers import Town, events, new_ref, only_event, outsider, reverts
 from tests.support.accounts import make_accounts

@@ -21,7 +21,8 @@ from eth_utils import keccak
 from ledger.contracts.base import city_artifact
 from ledger.contracts.elections import vote_evidence_id
 from ledger.contracts.rewards import Grant, ProgrammeNotFoundError, RewardsPool
-from ledger.deploy import POOL_CREDENTIAL, VOTING_CAP, VOTING_PERIOD, VOTING_PROGRAMME
+from ledger.deploy import service_credential
+from ledger.domains.voting import VOTING_CAP, VOTING_PERIOD, VOTING_PROGRAMME
 from ledger.exceptions import AccessDeniedError, RewardsError
 from ledger.roles import Role
 from ledger.types import AccountKind, AccountStatus, reference
@@ -117,7 +118,7 @@ def test_the_deployment_registered_the_pool_and_made_the_voting_programme(desk: 
         AccountKind.CITY_SERVICE,
         AccountStatus.ACTIVE,
     )
-    assert registration.credential_hash == POOL_CREDENTIAL
+    assert registration.credential_hash == service_credential("RewardsPool")
     assert pool.token.address == town.token.address
     assert pool._read("registry") == town.registry.address
     voting = pool.programme_id(VOTING_PROGRAMME)

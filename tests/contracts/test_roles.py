@@ -9,7 +9,7 @@ anyway (a fixed-gas transaction that lands in a block and fails); authorized cal
 and emit their event.
 
 The cells are generated from the ABIs: a new non-view function without a matrix entry fails its
-cells, and the matrix's restricted functions must be exactly ``ledger.roles.FUNCTION_ROLES`` with
+cells, and the matrix's restricted functions must be exactly ``ledger.domains.FUNCTION_ROLES`` with
 the same roles, which must be exactly what the deployed AccessManager enforces.
 
 Access rules, and the error a caller outside them gets (OpenZeppelin 5.7):
@@ -45,9 +45,10 @@ from web3.types import TxReceipt
 
 from ledger.contracts.base import ContractWrapper, city_artifact
 from ledger.contracts.elections import ElectionConfig, ElectionKind
+from ledger.domains import FUNCTION_ROLES
 from ledger.exceptions import TransactionFailedError
 from ledger.payments.orders import Order
-from ledger.roles import FUNCTION_ROLES, Role
+from ledger.roles import Role
 from ledger.types import AccountKind, reference
 from ledger.voting.eligibility import MerkleTree
 from tests.contracts.helpers import (

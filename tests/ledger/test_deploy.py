@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -13,19 +13,22 @@ from ledger import deploy as deploy_module
 from ledger.chain import Chain
 from ledger.city import City
 from ledger.config import LedgerSettings
-from ledger.contracts.authority import CityAuthority
 from ledger.deploy import (
-    POOL_CREDENTIAL,
-    VOTING_CAP,
-    VOTING_PERIOD,
-    VOTING_PROGRAMME,
+    LEGACY_STEPS,
+    Deployment,
     DeploymentError,
     DeployPlan,
     Manifest,
+    Run,
     deploy_city,
+    domain_steps,
+    service_credential,
 )
+from ledger.domains import FUNCTION_ROLES, contract_names
+from ledger.domains.payments import PAYMENTS
+from ledger.domains.voting import VOTING, VOTING_CAP, VOTING_PERIOD, VOTING_PROGRAMME
 from ledger.exceptions import AccessDeniedError
-from ledger.roles import FUNCTION_ROLES, Role
+from ledger.roles import Role
 from ledger.types import AccountKind, AccountStatus
 from tests.support.accounts import write_genesis
 from tests.support.processes import NodeProcess
@@ -88,28 +91,31 @@ def test_a_failed_run_resumes_where_it_stopped(
 ) -> None:
     plan = DeployPlan("test", accounts[1].address)
     path = tmp_path / "test.json"
-    real_steps = deploy_module._steps
+    real_steps = deploy_module.steps
 
-    def failing_steps(*args: object) -> list[tuple[str, Callable[[], object]]]:
-        steps = real_steps(*args)  # type: ignore[arg-type]
+    def failing_steps() -> list[tuple[str, Run]]:
+        steps = real_steps()
+        at = [step for step, _ in steps].index("core.link-registry-to-token")
 
-        def boom() -> None:
+        def boom(_deployment: Deployment) -> None:
             raise RuntimeError("power cut")
 
-        return [*steps[:4], ("link registry to token", boom), *steps[5:]]
+        return [*steps[:at], (steps[at][0], boom), *steps[at + 1 :]]
 
-    monkeypatch.setattr(deploy_module, "_steps", failing_steps)
+    monkeypatch.setattr(deploy_module, "steps", failing_steps)
     with pytest.raises(RuntimeError, match="power cut"):
         deploy_city(fresh_chain, accounts[0], plan, path)
     partial = Manifest.load(path)
     assert not partial.complete
-    assert len(partial.steps) == 4
-    monkeypatch.setattr(deploy_module, "_steps", real_steps)
+    core = ("CityAuthority", "ResidentRegistry", "CityToken")
+    assert partial.steps == [f"core.deploy.{name}" for name in core]
+    assert set(partial.contracts) == set(core)
+    monkeypatch.setattr(deploy_module, "steps", real_steps)
     manifest = deploy_city(fresh_chain, accounts[0], plan, path)
     assert manifest.complete
     kept = {name: manifest.contracts[name] for name in partial.contracts}
     assert kept == partial.contracts, "no contract was deployed twice"
-    assert set(manifest.contracts) == set(deploy_module.CONTRACTS)
+    assert set(manifest.contracts) == set(contract_names())
     assert City.at(fresh_chain, manifest).registry.token() == manifest.address("CityToken")
 
 
@@ -129,15 +135,16 @@ def test_a_manifest_from_another_chain_state_is_refused(
         deploy_city(reset, accounts[0], plan, tmp_path / "test.json")
 
 
-PAYMENT_STEPS = (
-    "deploy PaymentRouter",
-    "plan a temporary registrar role",
-    "register PaymentRouter as a city service",
-    "give back temporary roles",
-    "wire PaymentRouter function roles",
-    "label payment roles",
-    "grant planned payment roles",
-)
+PAYMENT_STEPS = tuple(step for step, _ in domain_steps(PAYMENTS))
+
+
+def _without(monkeypatch: pytest.MonkeyPatch, left_out: tuple[str, ...]) -> pytest.MonkeyPatch:
+    """Deploy as the platform was before a domain: its steps left out."""
+    real_steps = deploy_module.steps
+    monkeypatch.setattr(
+        deploy_module, "steps", lambda: [s for s in real_steps() if s[0] not in left_out]
+    )
+    return monkeypatch
 
 
 def _deploy_without_the_router(
@@ -148,13 +155,8 @@ def _deploy_without_the_router(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Manifest:
     """A deployment as it was made before the PaymentRouter existed (its steps left out)."""
-    real_steps = deploy_module._steps
-
-    def old_steps(*args: object) -> list[tuple[str, Callable[[], object]]]:
-        return [s for s in real_steps(*args) if s[0] not in PAYMENT_STEPS]  # type: ignore[arg-type]
-
     with monkeypatch.context() as patch:
-        patch.setattr(deploy_module, "_steps", old_steps)
+        _without(patch, PAYMENT_STEPS)
         manifest = deploy_city(chain, deployer, plan, path)
     assert manifest.complete
     assert "PaymentRouter" not in manifest.contracts
@@ -209,25 +211,23 @@ def test_an_interrupted_router_registration_still_gives_the_registrar_role_back(
     deployer, admin = accounts[0], accounts[1]
     plan = DeployPlan("test", admin.address)
     path = tmp_path / "test.json"
-    real_steps = deploy_module._steps
+    real_steps = deploy_module.steps
 
-    def crashing_steps(*args: object) -> list[tuple[str, Callable[[], object]]]:
-        steps = real_steps(*args)  # type: ignore[arg-type]
+    def crashing_steps() -> list[tuple[str, Run]]:
+        steps = real_steps()
         names = [name for name, _ in steps]
-        at = names.index("register PaymentRouter as a city service")
-        manifest = cast(Manifest, args[3])
-        chain, signer = cast(Chain, args[0]), cast(LocalAccount, args[1])
+        at = names.index("payments.register.PaymentRouter")
 
-        def grant_then_crash() -> None:
+        def grant_then_crash(deployment: Deployment) -> None:
             # The registrar role is granted, then the power fails before the registration.
-            authority = CityAuthority(chain, manifest.address("CityAuthority"))
-            authority.grant_role(signer, Role.REGISTRAR, signer.address)
+            signer = deployment.deployer
+            deployment.authority().grant_role(signer, Role.REGISTRAR, signer.address)
             raise RuntimeError("power cut")
 
         return [*steps[:at], (names[at], grant_then_crash), *steps[at + 1 :]]
 
     with monkeypatch.context() as patch:
-        patch.setattr(deploy_module, "_steps", crashing_steps)
+        patch.setattr(deploy_module, "steps", crashing_steps)
         with pytest.raises(RuntimeError, match="power cut"):
             deploy_city(fresh_chain, deployer, plan, path)
     partial = Manifest.load(path)
@@ -243,18 +243,7 @@ def _settings(chain: Chain, path: Path) -> LedgerSettings:
     return LedgerSettings(rpc_url=chain.rpc_url, network=path.stem, deployments_dir=path.parent)
 
 
-VOTING_STEPS = (
-    "deploy Elections",
-    "wire Elections function roles",
-    "deploy RewardsPool",
-    "plan a temporary registrar role for the RewardsPool",
-    "register RewardsPool as a city service",
-    "give back the RewardsPool's temporary roles",
-    "create the voting rewards programme",
-    "wire RewardsPool function roles",
-    "label rewards roles",
-    "grant planned rewards roles",
-)
+VOTING_STEPS = tuple(step for step, _ in domain_steps(VOTING))
 
 
 def _assert_voting_deployed(city: City, officer: str, rewards_admin: str) -> None:
@@ -262,7 +251,7 @@ def _assert_voting_deployed(city: City, officer: str, rewards_admin: str) -> Non
     assert (pool.kind, pool.status, pool.credential_hash) == (
         AccountKind.CITY_SERVICE,
         AccountStatus.ACTIVE,
-        POOL_CREDENTIAL,
+        service_credential("RewardsPool"),
     )
     assert city.rewards.token.address == city.token.address
     assert city.elections.election_count() == 0
@@ -325,13 +314,8 @@ def test_a_deployment_from_before_the_elections_is_upgraded_by_its_admin(
         },
     )
     path = tmp_path / "test.json"
-    real_steps = deploy_module._steps
-
-    def old_steps(*args: object) -> list[tuple[str, Callable[[], object]]]:
-        return [s for s in real_steps(*args) if s[0] not in VOTING_STEPS]  # type: ignore[arg-type]
-
     with monkeypatch.context() as patch:
-        patch.setattr(deploy_module, "_steps", old_steps)
+        _without(patch, VOTING_STEPS)
         old = deploy_city(fresh_chain, deployer, plan, path)
     assert old.complete
     assert "Elections" not in old.contracts
@@ -355,3 +339,21 @@ def test_a_deployment_from_before_the_elections_is_upgraded_by_its_admin(
     block = fresh_chain.block_number()
     assert deploy_city(fresh_chain, admin, plan, path) == manifest
     assert fresh_chain.block_number() == block
+
+
+def test_a_manifest_recorded_with_step_labels_is_read_as_ids(
+    fresh_chain: Chain, accounts: list[LocalAccount], tmp_path: Path
+) -> None:
+    """Manifests made before steps had ids recorded their labels: such a finished deployment
+    is recognised as finished (verified, nothing sent) and its steps read as ids."""
+    plan = DeployPlan("test", accounts[1].address)
+    path = tmp_path / "test.json"
+    manifest = deploy_city(fresh_chain, accounts[0], plan, path)
+    document = json.loads(path.read_text())
+    document["steps"] = list(LEGACY_STEPS)  # every label the old deployment recorded, in order
+    path.write_text(json.dumps(document))
+    block = fresh_chain.block_number()
+    again = deploy_city(fresh_chain, accounts[0], plan, path)
+    assert fresh_chain.block_number() == block
+    assert set(again.steps) == set(manifest.steps)
+    assert set(deploy_module._step_ids(list(LEGACY_STEPS))) == {s for s, _ in deploy_module.steps()}

@@ -10,7 +10,7 @@ from eth_utils import keccak
 
 from ledger.contracts.base import city_artifact
 from ledger.contracts.errors import MESSAGES, default_table
-from ledger.deploy import CONTRACTS
+from ledger.domains import contract_names
 from ledger.exceptions import (
     AccessDeniedError,
     AccountNotActiveError,
@@ -29,7 +29,7 @@ from ledger.types import reference
 
 def _abi_errors() -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    for name in CONTRACTS:
+    for name in contract_names():
         for entry in city_artifact(name).abi:
             if entry["type"] == "error":
                 errors[entry["name"]] = [i["name"] for i in entry["inputs"]]
