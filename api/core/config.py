@@ -1,8 +1,9 @@
 """The API's settings, from the environment (``CITYLEDGER_API_*``) or ``cityledger serve`` flags.
 
-Secrets: the JWT secret has a development default that is refused in any other environment; the
-service signer's private key is never a setting (``$CITYLEDGER_API_SERVICE_KEY`` or an encrypted
-keystore with a password file, see :mod:`api.services`).
+Secrets: the JWT secret's placeholder default and short keys are refused (in development too,
+unless ``CITYLEDGER_API_ALLOW_INSECURE_SECRET`` asks for them); the service signer's private key
+is never a setting (``$CITYLEDGER_API_SERVICE_KEY`` or an encrypted keystore with a password
+file, see :mod:`api.services`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ledger.config import LedgerSettings
 
 DEFAULT_SECRET = "changethis"
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -87,14 +89,23 @@ class Settings(BaseSettings):
     webhook_allow_private_hosts: bool = False
     webhook_require_https: bool = False
 
+    allow_insecure_secret: bool = Field(
+        default=False,
+        description="development only: accept the public default or a short secret_key "
+        "(anyone who knows it can forge a resident's access token)",
+    )
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Self:
-        if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+        """A known or short signing key lets anyone forge access tokens: refused in every
+        environment unless a development run asks for it explicitly."""
+        if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < MIN_SECRET_LENGTH:
             message = (
-                "CITYLEDGER_API_SECRET_KEY is the default or shorter than 32 characters: "
-                'set a random one (python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                "CITYLEDGER_API_SECRET_KEY is the default or shorter than "
+                f"{MIN_SECRET_LENGTH} characters: set a random one "
+                '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
-            if self.environment != "development":
+            if self.environment != "development" or not self.allow_insecure_secret:
                 raise ValueError(message)
             warnings.warn(message, stacklevel=1)
         return self

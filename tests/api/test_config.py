@@ -1,4 +1,4 @@
-"""Settings that refuse the development secret elsewhere, and the token bucket's arithmetic."""
+"""Settings that refuse a known or short token secret, and the token bucket's arithmetic."""
 
 from __future__ import annotations
 
@@ -11,20 +11,36 @@ from api.core.limits import TokenBuckets
 from cityledger.cli import app
 
 
-def test_default_secret_only_in_development() -> None:
-    for environment in ("staging", "production"):
+def test_the_default_secret_only_when_a_development_run_asks_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CITYLEDGER_API_SECRET_KEY", raising=False)
+    for environment in ("development", "staging", "production"):
         with pytest.raises(ValidationError, match="CITYLEDGER_API_SECRET_KEY"):
             Settings(environment=environment)
         with pytest.raises(ValidationError, match="shorter than 32"):
             Settings(environment=environment, secret_key="short")
         assert Settings(environment=environment, secret_key="k" * 32).secret_key == "k" * 32
+    for environment in ("staging", "production"):  # the flag does not open production
+        with pytest.raises(ValidationError, match="CITYLEDGER_API_SECRET_KEY"):
+            Settings(environment=environment, allow_insecure_secret=True)
     with pytest.warns(UserWarning, match="CITYLEDGER_API_SECRET_KEY"):
-        assert Settings(environment="development").secret_key == DEFAULT_SECRET
+        insecure = Settings(environment="development", allow_insecure_secret=True)
+    assert insecure.secret_key == DEFAULT_SECRET
 
 
-def test_serve_refuses_the_default_secret_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CITYLEDGER_API_ENVIRONMENT", "production")
+@pytest.mark.parametrize("environment", [None, "development", "production"])
+def test_serve_refuses_the_default_secret_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, environment: str | None
+) -> None:
+    """A forged year-long resident token read resident-1's history when `serve` ran in its
+    default (development) environment with the public default secret."""
+    if environment is None:
+        monkeypatch.delenv("CITYLEDGER_API_ENVIRONMENT", raising=False)
+    else:
+        monkeypatch.setenv("CITYLEDGER_API_ENVIRONMENT", environment)
     monkeypatch.delenv("CITYLEDGER_API_SECRET_KEY", raising=False)
+    monkeypatch.delenv("CITYLEDGER_API_ALLOW_INSECURE_SECRET", raising=False)
     result = CliRunner().invoke(app, ["serve", "--no-migrate", "--db-url", "sqlite://"])
     assert result.exit_code == 1
     assert "CITYLEDGER_API_SECRET_KEY is the default" in result.output
