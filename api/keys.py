@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.core import scopes as scope_names
@@ -107,3 +108,12 @@ def revoke_key(session: Session, key_id: str) -> ApiKey:
         session.add(key)
         session.commit()
     return key
+
+
+def is_active_key(engine: Engine, digest: str) -> bool:
+    """Whether an unrevoked key has this digest (the rate limiter asks before any route)."""
+    with Session(engine) as session:
+        found = session.exec(
+            select(ApiKey.id).where(ApiKey.key_hash == digest, col(ApiKey.revoked_at).is_(None))
+        ).first()
+    return found is not None

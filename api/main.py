@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -12,8 +13,9 @@ from fastapi_offline import FastAPIOffline
 
 from api.core.config import Settings
 from api.core.errors import COMMON_ERRORS, install_handlers
-from api.core.limits import BodySizeLimit, RateLimit, TokenBuckets
+from api.core.limits import BodySizeLimit, RateLimit, TokenBuckets, VerifiedKeys
 from api.db import make_engine
+from api.keys import is_active_key
 from api.routes import (
     accounts,
     auth,
@@ -92,10 +94,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
     ):
         app.include_router(module.router, prefix=settings.api_prefix, responses=COMMON_ERRORS)
+    app.state.verified_keys = VerifiedKeys(partial(is_active_key, engine))
+    app.state.nonce_buckets = TokenBuckets(
+        settings.siwe_nonces_per_minute / 60, settings.siwe_nonce_burst
+    )
     app.add_middleware(
         RateLimit,
         buckets=TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst),
         secret=settings.secret_key,
+        verified=app.state.verified_keys,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

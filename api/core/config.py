@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     siwe_uri: str = "http://localhost:8000"
     siwe_statement: str = "Sign in to CityLedger."
     siwe_nonce_ttl: int = Field(default=300, gt=0, description="seconds a nonce may be used")
+    siwe_nonces_per_minute: float = Field(
+        default=20.0, gt=0, description="sign-in nonces one client IP may ask for per minute"
+    )
+    siwe_nonce_burst: int = Field(default=20, gt=0)
+    siwe_clock_skew: int = Field(
+        default=60, ge=0, description="seconds a message's issued-at may lie ahead of the clock"
+    )
     access_token_ttl: int = Field(default=900, gt=0, description="seconds a token is valid")
 
     # Request hygiene (the rate limit is per replica: each process keeps its own buckets).

@@ -1,6 +1,11 @@
 """Two ASGI middlewares in front of every route: a request body size limit (413) and a token
 bucket per principal or client IP (429).
 
+A principal gets a bucket of its own only once its credential is known to be real: an access
+token's signature is checked here, an API key is looked up in the API's table
+(:class:`VerifiedKeys`, which remembers the keys it found). Anything else is charged to the
+client's IP, so inventing keys buys no fresh buckets.
+
 The buckets live in this process's memory: with several API replicas each enforces the limit
 on its own (a client spread over N replicas gets up to N times the rate). A shared limit needs
 a shared store (Redis) or the load balancer's limiter.
@@ -8,17 +13,18 @@ a shared store (Redis) or the load balancer's limiter.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.core.security import InvalidTokenError, decode_access_token, is_api_key
+from api.core.security import InvalidTokenError, decode_access_token, hash_api_key, is_api_key
 
 EXEMPT_PATHS = frozenset({"/health"})
 
@@ -118,20 +124,54 @@ class TokenBuckets:
             return (1 - bucket.tokens) / self.rate
 
 
-class RateLimit:
-    """Per principal (the API key, or the address of a valid access token), else per client
-    IP address."""
+class VerifiedKeys:
+    """Whether an API key digest belongs to a stored, unrevoked key; found keys are remembered
+    (a bounded LRU), unknown ones are asked again each time (one indexed lookup, charged to
+    the asking IP's bucket). A key revoked after it was remembered keeps its own bucket until
+    it is forgotten; the route refuses every request with it anyway."""
 
-    def __init__(self, app: ASGIApp, buckets: TokenBuckets, secret: str) -> None:
+    def __init__(self, lookup: Callable[[str], bool], max_keys: int = 100_000) -> None:
+        self.lookup = lookup
+        self.max_keys = max_keys
+        self._digests: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def known(self, digest: str) -> bool:
+        with self._lock:
+            if digest in self._digests:
+                self._digests.move_to_end(digest)
+                return True
+        if not self.lookup(digest):
+            return False
+        with self._lock:
+            self._digests[digest] = None
+            if len(self._digests) > self.max_keys:
+                self._digests.popitem(last=False)
+        return True
+
+
+def client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+class RateLimit:
+    """Per verified principal (a known API key, or the address of a valid access token), else
+    per client IP address."""
+
+    def __init__(
+        self, app: ASGIApp, buckets: TokenBuckets, secret: str, verified: VerifiedKeys
+    ) -> None:
         self.app = app
         self.buckets = buckets
         self.secret = secret
+        self.verified = verified
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(self._key(scope))
+        wait = self.buckets.take(await self._key(scope))
         if wait > 0:
             await _send_error(
                 send,
@@ -143,7 +183,7 @@ class RateLimit:
             return
         await self.app(scope, receive, send)
 
-    def _key(self, scope: Scope) -> str:
+    async def _key(self, scope: Scope) -> str:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 scheme, _, credential = value.decode("latin-1").partition(" ")
@@ -151,10 +191,12 @@ class RateLimit:
                 if scheme.lower() != "bearer" or not credential:
                     break
                 if is_api_key(credential):
-                    return "key:" + hashlib.sha256(credential.encode()).hexdigest()
+                    digest = hash_api_key(credential)
+                    if await run_in_threadpool(self.verified.known, digest):
+                        return "key:" + digest
+                    break
                 try:
                     return "sub:" + str(decode_access_token(self.secret, credential)["sub"])
                 except InvalidTokenError:
                     break
-        client = scope.get("client")
-        return "ip:" + (client[0] if client else "unknown")
+        return "ip:" + client_ip(scope)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import warnings
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter
+from eth_keys.exceptions import BadSignature
+from fastapi import APIRouter, Request
 from sqlalchemy import update
 from sqlmodel import col
 
+from api.core.config import Settings
 from api.core.errors import ApiError
+from api.core.limits import client_ip
 from api.core.security import create_access_token
 from api.deps import ServicesDep, SessionDep, SettingsDep
 from api.models import SiweNonce, utcnow
@@ -32,9 +36,24 @@ def _unauthorized(code: str, detail: str) -> ApiError:
 
 @router.post("/nonce", status_code=201)
 def create_nonce(
-    body: NonceRequest, session: SessionDep, settings: SettingsDep, services: ServicesDep
+    request: Request,
+    body: NonceRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    services: ServicesDep,
 ) -> NonceResponse:
-    """A single-use sign-in nonce (and the message to sign, if an address is given)."""
+    """A single-use sign-in nonce (and the message to sign, if an address is given).
+
+    Each nonce is a stored row, so a client IP may ask for ``siwe_nonces_per_minute`` of them
+    (beyond the API's general rate limit)."""
+    wait = request.app.state.nonce_buckets.take(client_ip(request.scope))
+    if wait > 0:
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many sign-in nonces from this address: retry after the Retry-After seconds",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
     now = utcnow()
     nonce = "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(22))
     expires = now + timedelta(seconds=settings.siwe_nonce_ttl)
@@ -75,6 +94,11 @@ def verify(
 ) -> TokenResponse:
     """Exchange a signed EIP-4361 message for a short-lived access token."""
     message = _parse(body.message)
+    if message.uri != settings.siwe_uri:
+        raise _unauthorized(
+            "siwe_wrong_uri",
+            f"the message is for {message.uri!r}, this service is {settings.siwe_uri!r}",
+        )
     if message.domain != settings.siwe_domain:
         raise _unauthorized(
             "siwe_wrong_domain",
@@ -86,13 +110,14 @@ def verify(
             f"the message is for chain {message.chain_id}, this is chain {services.chain_id}",
         )
     now = utcnow()
+    _check_issued_at(message, now, settings)
     try:
         message.verify(body.signature, domain=settings.siwe_domain, timestamp=now)
     except siwe.ExpiredMessage:
         raise _unauthorized("siwe_expired", "the signed message expired: sign in again") from None
     except siwe.NotYetValidMessage:
         raise _unauthorized("siwe_not_yet_valid", "the signed message is not valid yet") from None
-    except siwe.VerificationError:
+    except (siwe.VerificationError, BadSignature):  # BadSignature: r = s = 0 recovers no key
         raise _unauthorized(
             "siwe_bad_signature", f"the signature is not {message.address}'s"
         ) from None
@@ -122,6 +147,22 @@ def verify(
         expires_in=settings.access_token_ttl,
         address=message.address,
     )
+
+
+def _check_issued_at(message: Any, now: datetime, settings: Settings) -> None:
+    """A message is issued when its nonce is: not ahead of the clock, and not older than a
+    nonce lives (the nonce's own expiry is checked when it is consumed)."""
+    try:
+        issued = datetime.fromisoformat(str(message.issued_at).replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            422, "siwe_invalid_message", f"issued-at {message.issued_at!r} is not a time"
+        ) from None
+    skew = timedelta(seconds=settings.siwe_clock_skew)
+    if issued > now + skew:
+        raise _unauthorized("siwe_not_yet_valid", "the message is issued in the future")
+    if issued < now - timedelta(seconds=settings.siwe_nonce_ttl) - skew:
+        raise _unauthorized("siwe_expired", "the message was issued too long ago: sign in again")
 
 
 def _parse(text: str) -> Any:

@@ -88,6 +88,8 @@ class World:
             "webhook_allow_private_hosts": True,
             "rate_limit_per_second": 1000.0,
             "rate_limit_burst": 5000,
+            "siwe_nonces_per_minute": 60_000.0,
+            "siwe_nonce_burst": 5000,
             "relay_wait": 30.0,
             "idempotency_wait": 60.0,
         }

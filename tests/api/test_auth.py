@@ -139,6 +139,38 @@ def test_wrong_chain_wrong_domain_bad_signature_garbage(world: World, api: ApiSe
         assert _verify(client, _message(nonce, resident), resident).status_code == 200
 
 
+def test_uri_issued_at_and_unrecoverable_signatures_are_refused(
+    world: World, api: ApiServer
+) -> None:
+    resident = world.resident_1
+    now = datetime.now(UTC)
+    with api.client() as client:
+        wrong_uri = _message(_nonce(client), resident, uri="https://evil.example/")
+        answer = _verify(client, wrong_uri, resident)
+        assert (answer.status_code, answer.json()["code"]) == (401, "siwe_wrong_uri")
+        ahead = _message(
+            _nonce(client),
+            resident,
+            issued_at=siwe.ISO8601Datetime.from_datetime(now + timedelta(hours=1)),
+            expiration_time=siwe.ISO8601Datetime.from_datetime(now + timedelta(hours=2)),
+        )
+        answer = _verify(client, ahead, resident)
+        assert (answer.status_code, answer.json()["code"]) == (401, "siwe_not_yet_valid")
+        stale = _message(
+            _nonce(client),
+            resident,
+            issued_at=siwe.ISO8601Datetime.from_datetime(now - timedelta(days=30)),
+        )
+        answer = _verify(client, stale, resident)
+        assert (answer.status_code, answer.json()["code"]) == (401, "siwe_expired")
+        # r = s = 0 (a well-formed signature that recovers no key) was the API's one 500.
+        message = _message(_nonce(client), resident)
+        zero = client.post(
+            "/auth/verify", json={"message": message, "signature": "0x" + "00" * 64 + "1b"}
+        )
+        assert (zero.status_code, zero.json()["code"]) == (401, "siwe_bad_signature")
+
+
 def test_bad_tokens(world: World, serve: Any) -> None:
     api = serve(access_token_ttl=5)
     address = world.resident_1.address

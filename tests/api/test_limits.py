@@ -4,9 +4,13 @@ refusal (unknown routes, bad JSON, bad ids, chain errors)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 
-from tests.api.helpers import ApiServer, World, sign_in
+from sqlmodel import Session, func, select
+
+from api.models import SiweNonce
+from tests.api.helpers import ApiServer, World, auth, sign_in
 
 
 def test_body_size_limit(world: World, serve: Callable[..., ApiServer]) -> None:
@@ -61,6 +65,41 @@ def test_rate_limit_per_principal_and_ip(world: World, serve: Callable[..., ApiS
             with api.client(token) as wallet:
                 statuses += [wallet.get(f"/accounts/{address}").status_code for _ in range(4)]
         assert statuses == [200] * 6 + [429] * 2
+
+
+def test_invented_api_keys_get_no_bucket_of_their_own(
+    world: World, serve: Callable[..., ApiServer]
+) -> None:
+    """300 parallel nonce requests, each with a random `clk_` key, all passed (each storing a
+    nonce) where 167 of 300 were limited without them: a key counts only once it is found."""
+    api = serve(rate_limit_per_second=0.01, rate_limit_burst=5)
+    before = _stored_nonces(world)
+    with api.client() as anonymous:
+        statuses = [
+            anonymous.post(
+                "/auth/nonce", json={}, headers=auth(f"clk_{secrets.token_urlsafe(32)}")
+            ).status_code
+            for _ in range(8)
+        ]
+        assert statuses == [201] * 5 + [429] * 3
+        # A stored key is found before any route, and has its own bucket.
+        with api.client(world.key(world.merchant_a)) as shop:
+            assert shop.get("/invoices").status_code == 200
+    assert _stored_nonces(world) == before + 5
+
+
+def _stored_nonces(world: World) -> int:
+    with Session(world.engine) as session:
+        return session.exec(select(func.count()).select_from(SiweNonce)).one()
+
+
+def test_nonces_are_limited_per_client_ip(world: World, serve: Callable[..., ApiServer]) -> None:
+    api = serve(siwe_nonces_per_minute=2.0, siwe_nonce_burst=3)
+    with api.client() as anonymous:
+        answers = [anonymous.post("/auth/nonce", json={}) for _ in range(5)]
+    assert [a.status_code for a in answers] == [201] * 3 + [429] * 2
+    assert answers[-1].json()["code"] == "rate_limited"
+    assert int(answers[-1].headers["Retry-After"]) >= 1
 
 
 def test_errors_have_one_shape(world: World, api: ApiServer) -> None:
