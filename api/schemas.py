@@ -158,7 +158,10 @@ class PaymentRequestPublic(BaseModel):
     amount: int
     valid_until: int
     status: InvoiceStatus
-    description: str | None
+    description: str | None = Field(
+        description="The merchant's note, while the invoice is open (its reference is public "
+        "in the chain's events once it is paid or cancelled)."
+    )
     payment_uri: str
 
 

@@ -247,20 +247,24 @@ def payment_request(
 ) -> PaymentRequestPublic:
     """The payment URI of an invoice, for the payer's wallet (`wallet pay <ref> --api-url …`).
 
-    Public on purpose: the reference commits to a random 32-byte salt, so knowing it is what
-    being handed the invoice means, like the QR code at the till. It shows no payer.
+    Public on purpose: while an invoice is open its reference commits to a random 32-byte salt
+    that only the holder of the invoice (the QR code at the till) knows. Once it is paid or
+    cancelled the reference is in the chain's events for anyone to read, so from then on the
+    answer leaves out the merchant's free-text description (which may name a customer). It
+    never shows a payer.
     """
     invoice = session.get(Invoice, ref.lower())
     order = order_of(invoice) if invoice is not None else None
     if invoice is None or order is None:
         raise not_found("invoice")
+    status = effective_status(invoice, index_head(session), settings.expiry_grace)
     return PaymentRequestPublic(
         ref=invoice.ref,
         merchant=order.merchant,
         amount=order.amount,
         valid_until=order.valid_until,
-        status=effective_status(invoice, index_head(session), settings.expiry_grace),
-        description=invoice.description,
+        status=status,
+        description=invoice.description if status is InvoiceStatus.OPEN else None,
         payment_uri=order.uri(services.router_address, services.chain_id),
     )
 

@@ -29,7 +29,11 @@ def test_invoice_paid_refunded_redeemed_reported(world: World, api: ApiServer) -
     with api.client(merchant_key) as shop, api.client() as anonymous:
         created = shop.post(
             "/invoices",
-            json={"amount": 10_000, "external_id": "order-1", "description": "lunch"},
+            json={
+                "amount": 10_000,
+                "external_id": "order-1",
+                "description": "lunch for Kim, 010-1234-5678",
+            },
             params={"qr": "svg"},
         )
         assert created.status_code == 201, created.text
@@ -41,6 +45,10 @@ def test_invoice_paid_refunded_redeemed_reported(world: World, api: ApiServer) -
         assert "0x" + order.ref.hex() == invoice["ref"]
         assert order.amount == 10_000
         assert order.merchant == merchant.address
+
+        request = anonymous.get(f"/invoices/{invoice['ref']}/payment-request").json()
+        assert request["description"] == "lunch for Kim, 010-1234-5678"  # while it is open
+        assert request["payment_uri"] == invoice["payment_uri"]
 
         resident_token = sign_in(anonymous, resident)
         split = router.quote(merchant.address, 10_000)
@@ -77,6 +85,10 @@ def test_invoice_paid_refunded_redeemed_reported(world: World, api: ApiServer) -
             assert any(t["direction"] == "out" for t in history["items"])
 
         assert shop.get(f"/invoices/{invoice['ref']}").json()["status"] == "paid"
+        # The reference is in the chain's events now: the public view drops the note.
+        public = anonymous.get(f"/invoices/{invoice['ref']}/payment-request").json()
+        assert (public["status"], public["description"]) == ("paid", None)
+        assert shop.get(f"/invoices/{invoice['ref']}").json()["description"]  # the shop's own
 
         needed = 4_000  # the merchant's part is at most the refund
         nonce_m = city.city.chain.w3.eth.get_transaction_count(merchant.address, "pending")
@@ -132,6 +144,10 @@ def test_pay_for_with_permit_and_settlement(world: World, api: ApiServer) -> Non
             assert forged.json()["code"] == "invalid_pay_signature"
         world.index()
         assert shop.get(f"/invoices/{invoice['ref']}").json()["status"] == "paid"
+        # The reference is in the chain's events now: the public view drops the note.
+        public = anonymous.get(f"/invoices/{invoice['ref']}/payment-request").json()
+        assert (public["status"], public["description"]) == ("paid", None)
+        assert shop.get(f"/invoices/{invoice['ref']}").json()["description"]  # the shop's own
 
         balance = city.city.token.balance_of(merchant.address)
         nonce = city.city.chain.w3.eth.get_transaction_count(merchant.address, "pending")
