@@ -12,6 +12,7 @@ from functools import cached_property
 from eth_account.signers.local import LocalAccount
 
 from api.core.config import Settings
+from api.locks import KeyedLocks
 from ledger.city import City, load_manifest
 from ledger.deploy import DeploymentError, Manifest
 from ledger.exceptions import ConfigError, LedgerError
@@ -29,6 +30,8 @@ class Services:
         self._lock = threading.Lock()
         self._city: City | None = None
         self._signer: LocalAccount | None = None
+        self.invoice_locks = KeyedLocks()
+        """One relayed payment of an invoice at a time (see :mod:`api.locks`)."""
 
     @property
     def city(self) -> City:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
+from web3.types import TxReceipt
 
 from api import relaying
 from api.core import scopes
@@ -15,7 +17,10 @@ from api.deps import CurrentPrincipal, ServicesDep, SessionDep
 from api.idempotency import IdempotencyDep
 from api.relaying import PENDING
 from api.schemas import PayForRequest, RawTransaction, RelayResult
+from api.services import Services
 from ledger.contracts.token import Permit
+from ledger.exceptions import InvoiceClosedError
+from ledger.indexer.models import Payment as IndexedPayment
 from ledger.payments.orders import Order, pay_typed_data
 from ledger.relay import typed_data_signer
 
@@ -53,7 +58,11 @@ def relay_pay(
     services: ServicesDep,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    """Pay an invoice with the payer's signed Pay authorization (and permit) via `payFor`."""
+    """Pay an invoice with the payer's signed Pay authorization (and permit) via `payFor`.
+
+    One relay per invoice at a time: a second waits for the first and is then refused by its
+    dry run (`422 PaymentRouterInvoicePaid`) before anything is sent. A retry of a payment that
+    went through (after a receipt timeout or a lost answer) gets `200` with that payment."""
     principal.require(scopes.RELAY)
     from eth_utils import to_checksum_address
 
@@ -69,28 +78,14 @@ def relay_pay(
             bytes.fromhex(body.order.salt[2:]),
         )
         _check_authorization(services.router_address, services.chain_id, payer, order, body)
-        router = services.city.payments
-        permit = (
-            Permit(
-                owner=payer,
-                spender=router.address,
-                value=order.amount,
-                deadline=body.permit.deadline,
-                v=body.permit.v,
-                r=bytes.fromhex(body.permit.r[2:]),
-                s=bytes.fromhex(body.permit.s[2:]),
-            )
-            if body.permit is not None
-            else None
-        )
-        receipt = router.pay_for(
-            services.service_signer,
-            payer,
-            order,
-            body.deadline,
-            bytes.fromhex(body.signature[2:]),
-            permit,
-        )
+        with services.invoice_locks.hold(order.ref):
+            try:
+                receipt = _pay_for(services, payer, order, body)
+            except InvoiceClosedError:
+                settled = _paid_by(services, session, payer, order)
+                if settled is None:
+                    raise
+                return 200, settled  # a retry of a payment that went through: say so
         return 201, RelayResult(
             tx_hash=receipt["transactionHash"].to_0x_hex(),
             function="payFor",
@@ -99,6 +94,59 @@ def relay_pay(
         )
 
     return idempotency.run(session, body, send)
+
+
+def _pay_for(services: Services, payer: str, order: Order, body: PayForRequest) -> TxReceipt:
+    """``payFor`` sent by the service account (its dry run refuses a payment the router
+    would, with the contract's error, before anything is sent)."""
+    router = services.city.payments
+    permit = (
+        Permit(
+            owner=payer,
+            spender=router.address,
+            value=order.amount,
+            deadline=body.permit.deadline,
+            v=body.permit.v,
+            r=bytes.fromhex(body.permit.r[2:]),
+            s=bytes.fromhex(body.permit.s[2:]),
+        )
+        if body.permit is not None
+        else None
+    )
+    return router.pay_for(
+        services.service_signer,
+        payer,
+        order,
+        body.deadline,
+        bytes.fromhex(body.signature[2:]),
+        permit,
+    )
+
+
+def _paid_by(services: Services, session: Session, payer: str, order: Order) -> RelayResult | None:
+    """The payment of ``order`` if ``payer`` made it already (a retry after a receipt timeout
+    or a lost answer), read from the index, else from the chain's event."""
+    router = services.city.payments
+    payment = router.payment_of(order.ref)
+    if payment is None or payment.payer != payer:
+        return None
+    ref = "0x" + order.ref.hex()
+    indexed = session.get(IndexedPayment, ref)
+    if indexed is not None:
+        return RelayResult(
+            tx_hash=indexed.tx_hash,
+            function="payFor",
+            status="confirmed",
+            block_number=indexed.block_number,
+        )
+    settled = router.events("PaymentSettled", argument_filters={"invoiceRef": order.ref})
+    event = settled[-1]
+    return RelayResult(
+        tx_hash=event["transactionHash"].to_0x_hex(),
+        function="payFor",
+        status="confirmed",
+        block_number=event["blockNumber"],
+    )
 
 
 def _check_authorization(

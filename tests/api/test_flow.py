@@ -190,6 +190,8 @@ def test_two_payers_racing_for_one_invoice(world: World, api: ApiServer) -> None
         deadline = int(time.time()) + 600
         bodies = [pay_for_body(router, payer, invoice, deadline) for payer in payers]
         received_before = token.balance_of(merchant.address)
+        w3 = city.city.chain.w3
+        operator_nonce = w3.eth.get_transaction_count(world.service.address)
 
         def relay(index: int) -> httpx.Response:
             with api.client(tokens[index]) as wallet:
@@ -208,3 +210,14 @@ def test_two_payers_racing_for_one_invoice(world: World, api: ApiServer) -> None
         assert (paid["status"], paid["payer"]) == ("paid", payers[winner].address)
         merchant_amount = router.quote(merchant.address, 7_000).merchant_amount
         assert token.balance_of(merchant.address) == received_before + merchant_amount
+        # The loser waited for the winner and was refused by its dry run: the operator sent
+        # one transaction, not a second one for the chain to refuse.
+        assert w3.eth.get_transaction_count(world.service.address) == operator_nonce + 1
+
+        # The winner retries (its answer was lost, or the receipt wait timed out): it gets its
+        # payment back, not "already paid".
+        with api.client(tokens[winner]) as wallet:
+            again = wallet.post("/relay/pay", json=bodies[winner])
+        assert again.status_code == 200, again.text
+        assert again.json()["tx_hash"] == answers[winner].json()["tx_hash"]
+        assert w3.eth.get_transaction_count(world.service.address) == operator_nonce + 1
