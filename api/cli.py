@@ -150,13 +150,13 @@ def create_key(
     """Create an API key; it is printed once and only its digest is stored."""
     from api.keys import issue_key, merchant_grant, service_grant
 
-    if merchant is not None and service is None:
-        grant = merchant_grant(merchant, scopes, label)
-    elif service is not None and merchant is None:
-        grant = service_grant(service, scopes, label)
-    else:
+    if (merchant is None) == (service is None):
         raise InputError("give either --merchant ADDRESS or --service NAME")
     with key_session(db_url, data_dir) as session:
+        if merchant is not None:
+            grant = merchant_grant(session, merchant, scopes, label)
+        else:
+            grant = service_grant(str(service), scopes, label)
         issued = issue_key(session, grant)
     address = grant.address
     if json_output:

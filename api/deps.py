@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from eth_utils import is_address, to_checksum_address
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -24,6 +24,7 @@ from api.core.security import (
     is_api_key,
 )
 from api.models import ApiKey
+from api.schemas import ADDRESS_PATTERN
 from api.services import Services
 from ledger.exceptions import AddressError
 from ledger.types import parse_address
@@ -137,6 +138,8 @@ def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="An account address.")]
+AddressQuery = Annotated[str | None, Query(pattern=ADDRESS_PATTERN)]
 
 
 def checked_address(address: str) -> str:

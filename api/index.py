@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from ledger.indexer.models import Block, Cursor, Invoice
+from ledger.indexer.models import Account, Block, Cursor, Invoice
 from ledger.payments.expiry import invoice_expired
 from ledger.payments.states import InvoiceStatus
+from ledger.types import AccountKind, AccountStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +50,14 @@ def index_time(moment: datetime) -> datetime:
 
 def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def is_active_merchant(session: Session, address: str) -> bool:
+    """Whether the registry holds ``address`` as an active merchant, as far as it is indexed
+    (an invoice or a merchant key for anyone else is refused)."""
+    account = session.get(Account, address)
+    return (
+        account is not None
+        and account.kind == AccountKind.MERCHANT
+        and account.status == AccountStatus.ACTIVE
+    )

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from api.core import scopes as scope_names
 from api.core.scopes import PrincipalKind
 from api.core.security import generate_api_key
+from api.index import is_active_merchant
 from api.models import ApiKey, utcnow
 from ledger.exceptions import LedgerError
 from ledger.types import parse_address
@@ -50,9 +51,17 @@ class IssuedKey:
     grant: KeyGrant
 
 
-def merchant_grant(address: str, scopes: str | None = None, label: str | None = None) -> KeyGrant:
-    """A merchant's key: every scope but ``admin`` unless fewer are asked for."""
+def merchant_grant(
+    session: Session, address: str, scopes: str | None = None, label: str | None = None
+) -> KeyGrant:
+    """A merchant's key, for an active merchant of the registry (as indexed): every scope but
+    ``admin`` unless fewer are asked for."""
     checked = parse_address(address, "an address for --merchant")
+    if not is_active_merchant(session, checked):
+        raise ApiKeyError(
+            f"{checked} is not an active merchant in the registry (as indexed): register it "
+            "as a merchant and let the indexer catch up (`cityledger index`)"
+        )
     granted = scope_names.parse_scopes(scopes) if scopes else scope_names.MERCHANT_DEFAULT
     if scope_names.ADMIN in granted:
         raise ApiKeyError("a merchant key cannot hold the admin scope")

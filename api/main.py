@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -45,6 +46,36 @@ Every POST accepts an `Idempotency-Key`. Errors are `{"code", "detail"}`.
 
 def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _integer_bounds(node: Any) -> None:
+    """FastAPI's OpenAPI models hold bounds as floats, so `amount <= 10**15` was published as
+    1e15 and `< 2**256` as 1.157920892373162e+77 on integer fields; put integers back."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for bound in _BOUNDS:
+                value = node.get(bound)
+                if isinstance(value, float) and value.is_integer():
+                    node[bound] = int(value)
+        for child in node.values():
+            _integer_bounds(child)
+    elif isinstance(node, list):
+        for child in node:
+            _integer_bounds(child)
+
+
+def _with_integer_bounds(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _integer_bounds(build())
+        return build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -105,4 +136,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         verified=app.state.verified_keys,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _with_integer_bounds(app)
     return app

@@ -12,8 +12,12 @@ from ledger.payments.states import InvoiceStatus, PaymentStatus, RedemptionState
 from ledger.voting.counting import BallotStatus
 from ledger.voting.crypto.context import MAX_BALLOT_BYTES
 
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+"""Where an address is a parameter or field: its shape (checksums are checked by
+:func:`ledger.types.parse_address`, a 422 ``invalid_address``)."""
+
 Address = Annotated[
-    str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$"), Field(examples=["0x" + "ab" * 20])
+    str, StringConstraints(pattern=ADDRESS_PATTERN), Field(examples=["0x" + "ab" * 20])
 ]
 Hash32 = Annotated[
     str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$"), Field(examples=["0x" + "cd" * 32])
@@ -23,7 +27,15 @@ HexBytes = Annotated[
     StringConstraints(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=32_768),
     Field(description="0x-prefixed hex"),
 ]
-Amount = Annotated[int, Field(ge=1, le=10**15, description="Whole won (1 token = ₩1).")]
+Amount = Annotated[
+    int,
+    Field(
+        strict=True,  # a JSON true is not ₩1, nor 1.0 a whole won
+        ge=1,
+        le=10**15,
+        description="Whole won (1 token = ₩1).",
+    ),
+]
 
 EventType = Literal[
     "payment.settled", "payment.refunded", "invoice.expired", "settlement.confirmed"

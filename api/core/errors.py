@@ -6,6 +6,7 @@ Every error response is ``{"code": "...", "detail": "a sentence", "errors": [...
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ from ledger.exceptions import (
     ChainUnavailableError,
     ConfigError,
     ContractRevertError,
+    InputError,
     KeystoreError,
     LedgerError,
     TransactionFailedError,
@@ -86,6 +88,29 @@ _STATUS_CODES = {
 }
 
 
+LEDGER_ERRORS: dict[type[LedgerError], tuple[int, str]] = {
+    AccessDeniedError: (403, ""),
+    ContractRevertError: (422, ""),  # "": the contract's own error name is the code
+    TransactionRefusedError: (422, "transaction_refused"),
+    TransactionFailedError: (422, "transaction_refused"),
+    ChainUnavailableError: (502, "chain_unavailable"),
+    WrongChainError: (502, "chain_unavailable"),
+    ChainError: (502, "chain_error"),
+    DeploymentError: (503, "service_unavailable"),
+    ConfigError: (503, "service_unavailable"),
+    KeystoreError: (503, "service_unavailable"),
+    RelaySignerError: (403, "relay_refused"),
+    RelayError: (422, "relay_refused"),
+    OrderError: (422, "invalid_order"),
+    FeeError: (422, "invalid_order"),
+    InputError: (422, "invalid_input"),
+    LedgerError: (400, "ledger_error"),
+}
+"""How each kind of library error answers: the first class of an exception's MRO found here
+decides, so a subclass is mapped by its own entry or else by its nearest mapped ancestor (no
+ordering to get wrong)."""
+
+
 def error_of(exc: BaseException) -> tuple[int, ErrorBody, Mapping[str, str] | None]:
     """The status, body and headers an exception answers with."""
     if isinstance(exc, ApiError):
@@ -106,30 +131,18 @@ def error_of(exc: BaseException) -> tuple[int, ErrorBody, Mapping[str, str] | No
         where = ".".join(str(p) for p in first.loc) if first else "request"
         detail = f"{where}: {first.msg}" if first else "invalid request"
         return 422, ErrorBody(code="validation_error", detail=detail, errors=errors), None
+    mapped = next((LEDGER_ERRORS[k] for k in type(exc).__mro__ if k in LEDGER_ERRORS), None)
+    if mapped is None:
+        return 500, ErrorBody(code="internal_error", detail="internal error"), None
+    status, code = mapped
     if isinstance(exc, ContractRevertError):
-        status = 403 if isinstance(exc, AccessDeniedError) else 422
         body = ErrorBody(
             code=exc.error,
             detail=exc.message,
             error_args={k: _plain(v) for k, v in exc.error_args.items()},
         )
         return status, body, None
-    if isinstance(exc, TransactionRefusedError | TransactionFailedError):
-        return 422, ErrorBody(code="transaction_refused", detail=str(exc)), None
-    if isinstance(exc, ChainUnavailableError | WrongChainError):
-        return 502, ErrorBody(code="chain_unavailable", detail=str(exc)), None
-    if isinstance(exc, ChainError):
-        return 502, ErrorBody(code="chain_error", detail=str(exc)), None
-    if isinstance(exc, DeploymentError | ConfigError | KeystoreError):
-        return 503, ErrorBody(code="service_unavailable", detail=str(exc)), None
-    if isinstance(exc, RelayError):
-        status = 403 if isinstance(exc, RelaySignerError) else 422
-        return status, ErrorBody(code="relay_refused", detail=str(exc)), None
-    if isinstance(exc, OrderError | FeeError):
-        return 422, ErrorBody(code="invalid_order", detail=str(exc)), None
-    if isinstance(exc, LedgerError):
-        return 400, ErrorBody(code="ledger_error", detail=str(exc)), None
-    return 500, ErrorBody(code="internal_error", detail="internal error"), None
+    return status, ErrorBody(code=code, detail=str(exc)), None
 
 
 def _plain(value: Any) -> Any:
@@ -147,6 +160,20 @@ def error_response(exc: BaseException) -> JSONResponse:
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the API serves at ``path``, from its OpenAPI document. Starlette's own
+    Allow header named only the methods of the first route that matched the path (GET
+    /invoices and POST /invoices are two routes), so a 405 misled clients."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods.update(method.upper() for method in operations)
+    if "GET" in methods:
+        methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
+    return sorted(methods)
+
+
 def install_handlers(app: FastAPI) -> None:
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, ApiError | StarletteHTTPException | RequestValidationError):
@@ -157,15 +184,15 @@ def install_handlers(app: FastAPI) -> None:
         log.exception("unhandled_error", path=request.url.path)
         return error_response(exc)
 
-    for kind in (
-        ApiError,
-        StarletteHTTPException,
-        RequestValidationError,
-        LedgerError,
-        OrderError,
-        FeeError,
-    ):
+    async def handle_http(request: Request, exc: Exception) -> JSONResponse:
+        response = error_response(exc)
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        return response
+
+    for kind in (ApiError, RequestValidationError, LedgerError):
         app.add_exception_handler(kind, handle)
+    app.add_exception_handler(StarletteHTTPException, handle_http)
     app.add_exception_handler(Exception, handle_unexpected)
 
 

@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from api.core import scopes
 from api.core.errors import forbidden
-from api.deps import CurrentPrincipal, SessionDep, checked_address
+from api.deps import AddressPath, CurrentPrincipal, SessionDep, checked_address
 from api.index import index_head
 from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from api.schemas import AccountPublic, TransferPublic
@@ -26,7 +26,9 @@ def _readable(principal: CurrentPrincipal, address: str) -> str:
 
 
 @router.get("/{address}")
-def get_account(address: str, principal: CurrentPrincipal, session: SessionDep) -> AccountPublic:
+def get_account(
+    address: AddressPath, principal: CurrentPrincipal, session: SessionDep
+) -> AccountPublic:
     """An account's balance, token points and registration."""
     account = _readable(principal, address)
     balance = session.get(Balance, account)
@@ -45,7 +47,7 @@ def get_account(address: str, principal: CurrentPrincipal, session: SessionDep) 
 
 @router.get("/{address}/history")
 def account_history(
-    address: str,
+    address: AddressPath,
     principal: CurrentPrincipal,
     session: SessionDep,
     limit: Limit = 50,

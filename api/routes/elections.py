@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from api.core.errors import ApiError
-from api.deps import CurrentPrincipal, ServicesDep, SessionDep, checked_address
+from api.deps import AddressPath, CurrentPrincipal, ServicesDep, SessionDep, checked_address
 from api.elections.board import Cast, board_of, casts_of, live_board
 from api.elections.casting import (
     cast_receipt,
@@ -31,6 +31,7 @@ from api.elections.published import (
 from api.idempotency import IdempotencyDep
 from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from api.schemas import (
+    ADDRESS_PATTERN,
     BallotDetail,
     BallotPublic,
     BallotRelayRequest,
@@ -82,11 +83,8 @@ TrackingCodePath = Annotated[
         description="A ballot's tracking code: keccak256 of its bytes, as the wallet prints it.",
     ),
 ]
-AddressPath = Annotated[
-    str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="An account address.")
-]
 VoterQuery = Annotated[
-    str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$", description="Only this voter's ballots.")
+    str | None, Query(pattern=ADDRESS_PATTERN, description="Only this voter's ballots.")
 ]
 StatusQuery = Annotated[BallotStatus | None, Query(description="Only ballots with this status.")]
 

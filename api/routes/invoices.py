@@ -23,10 +23,18 @@ from api.deps import (
     list_owner,
 )
 from api.idempotency import IdempotencyDep
-from api.index import IndexHead, as_utc, effective_status, index_head, index_time
+from api.index import (
+    IndexHead,
+    as_utc,
+    effective_status,
+    index_head,
+    index_time,
+    is_active_merchant,
+)
 from api.models import utcnow
 from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from api.schemas import (
+    ADDRESS_PATTERN,
     InvoiceCreate,
     InvoicePublic,
     OrderPublic,
@@ -34,10 +42,9 @@ from api.schemas import (
     QrPublic,
 )
 from api.services import Services
-from ledger.indexer.models import Account, Invoice
+from ledger.indexer.models import Invoice
 from ledger.payments.orders import Order
 from ledger.payments.states import InvoiceStatus
-from ledger.types import AccountKind, AccountStatus
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
@@ -115,12 +122,7 @@ def _valid_until(body: InvoiceCreate, default_ttl: int, max_ttl: int) -> int:
 
 
 def _check_merchant(session: Session, merchant: str) -> None:
-    account = session.get(Account, merchant)
-    if (
-        account is None
-        or account.kind != AccountKind.MERCHANT
-        or account.status != AccountStatus.ACTIVE
-    ):
+    if not is_active_merchant(session, merchant):
         raise ApiError(
             422,
             "not_an_active_merchant",
@@ -180,7 +182,7 @@ def list_invoices(
     status: InvoiceStatus | None = None,
     merchant: Annotated[
         str | None,
-        Query(pattern=r"^0x[0-9a-fA-F]{40}$", description="City services: whose invoices."),
+        Query(pattern=ADDRESS_PATTERN, description="City services: whose invoices."),
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from api.core import scopes
 from api.core.errors import not_found
-from api.deps import CurrentPrincipal, SessionDep, party_filters
+from api.deps import AddressQuery, CurrentPrincipal, SessionDep, party_filters
 from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from api.schemas import PaymentPublic
 from ledger.indexer.models import Payment
@@ -18,7 +18,6 @@ from ledger.indexer.models import Payment
 router = APIRouter(prefix="/payments", tags=["payments"])
 
 RefPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="Invoice reference.")]
-AddressQuery = Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
 
 def to_public(payment: Payment) -> PaymentPublic:

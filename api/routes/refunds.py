@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from api import relaying
 from api.core import scopes
-from api.deps import CurrentPrincipal, ServicesDep, SessionDep, party_filters
+from api.deps import AddressQuery, CurrentPrincipal, ServicesDep, SessionDep, party_filters
 from api.idempotency import IdempotencyDep
 from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from api.relaying import PENDING
@@ -19,8 +19,6 @@ from api.schemas import MerchantRelay, RefundPublic, RelayResult
 from ledger.indexer.models import Refund
 
 router = APIRouter(prefix="/refunds", tags=["refunds"])
-
-AddressQuery = Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
 
 @router.get("")

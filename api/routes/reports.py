@@ -14,7 +14,7 @@ from api.core.errors import ApiError, forbidden
 from api.core.scopes import PrincipalKind
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep, checked_address
 from api.index import index_head
-from api.schemas import DailyReportPublic
+from api.schemas import ADDRESS_PATTERN, DailyReportPublic
 from ledger.indexer.models import Payment, Redemption, Refund
 from ledger.payments.report import (
     PaymentLine,
@@ -36,7 +36,7 @@ def daily(
     day: Annotated[date, Query(description="The local day (report timezone), YYYY-MM-DD.")],
     merchant: Annotated[
         str | None,
-        Query(pattern=r"^0x[0-9a-fA-F]{40}$", description="City services: whose report."),
+        Query(pattern=ADDRESS_PATTERN, description="City services: whose report."),
     ] = None,
 ) -> DailyReportPublic:
     """A merchant's day: payments, refunds, fees, points, redemptions, net, saving vs card."""

@@ -16,7 +16,7 @@ from api.deps import CurrentPrincipal, ServicesDep, SessionDep, list_owner
 from api.idempotency import IdempotencyDep
 from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from api.relaying import PENDING
-from api.schemas import MerchantRelay, RedemptionPublic, RelayResult
+from api.schemas import ADDRESS_PATTERN, MerchantRelay, RedemptionPublic, RelayResult
 from ledger.indexer.models import Redemption
 from ledger.payments.states import RedemptionState
 
@@ -28,7 +28,7 @@ def list_settlements(
     principal: CurrentPrincipal,
     session: SessionDep,
     status: RedemptionState | None = None,
-    merchant: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+    merchant: Annotated[str | None, Query(pattern=ADDRESS_PATTERN)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[RedemptionPublic]:

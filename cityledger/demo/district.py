@@ -171,6 +171,6 @@ def demo_merchant_key(data_dir: Path, merchant: str, alias: str) -> Path:
     path = data_dir / f"{alias}.api-key"
     if not path.exists():
         with key_session(None, data_dir) as session:
-            issued = issue_key(session, merchant_grant(merchant, label=f"demo {alias}"))
+            issued = issue_key(session, merchant_grant(session, merchant, label=f"demo {alias}"))
         write_private(path, issued.key + "\n")
     return path

@@ -235,6 +235,7 @@ def test_api_key_scopes(world: World, api: ApiServer) -> None:
 def test_cli_creates_lists_and_revokes_keys(world: World, api: ApiServer) -> None:
     base = ["api-key"]
     db = ["--db-url", world.db_url]
+    world.index()  # the key policy reads who is a merchant from the index
     created = runner.invoke(
         cli, [*base, "create", "--merchant", world.merchant_a.address, "--json", *db]
     )
@@ -263,3 +264,8 @@ def test_cli_creates_lists_and_revokes_keys(world: World, api: ApiServer) -> Non
     bad = runner.invoke(cli, [*base, "create", "--service", "x", "--scopes", "wizard", *db])
     assert bad.exit_code == 1
     assert "unknown scope" in bad.output
+    # A merchant key acts in a merchant's name: a resident's address gets none.
+    resident = world.resident_1.address
+    bad = runner.invoke(cli, [*base, "create", "--merchant", resident, *db])
+    assert bad.exit_code == 1
+    assert f"{resident} is not an active merchant" in bad.output

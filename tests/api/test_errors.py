@@ -8,6 +8,7 @@ from api.core.errors import ApiError, error_of
 from ledger.deploy import DeploymentError
 from ledger.exceptions import (
     AccessDeniedError,
+    AddressError,
     ChainError,
     ChainUnavailableError,
     ConfigError,
@@ -21,6 +22,7 @@ from ledger.exceptions import (
 from ledger.payments.fees import FeeError
 from ledger.payments.orders import OrderError
 from ledger.relay import RelayError, RelaySignerError
+from ledger.secrets import SecretError
 
 
 @pytest.mark.parametrize(
@@ -45,6 +47,8 @@ from ledger.relay import RelayError, RelaySignerError
         (RelayError("garbage"), 422, "relay_refused"),
         (OrderError("0 tokens"), 422, "invalid_order"),
         (FeeError("bps"), 422, "invalid_order"),
+        (AddressError("0x12 is not an address"), 422, "invalid_input"),
+        (SecretError("cannot read secret file"), 503, "service_unavailable"),
         (LedgerError("other"), 400, "ledger_error"),
         (RuntimeError("bug"), 500, "internal_error"),
     ],

@@ -4,9 +4,11 @@ refusal (unknown routes, bad JSON, bad ids, chain errors)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Iterator
 
+import httpx
 from sqlmodel import Session, func, select
 
 from api.models import SiweNonce
@@ -131,6 +133,8 @@ def test_errors_have_one_shape(world: World, api: ApiServer) -> None:
         assert body["code"], (name, body)
         assert body["detail"], (name, body)
     assert cases["bad field"].json()["errors"][0]["loc"] == ["body", "amount"]
+    # GET /invoices and POST /invoices are two routes: Allow names both.
+    assert cases["method"].headers["Allow"] == "GET, HEAD, POST"
     assert cases["bad raw tx"].json()["code"] == "relay_refused"
 
 
@@ -150,3 +154,45 @@ def test_chain_unreachable_is_502_not_500(world: World, serve: Callable[..., Api
         assert cancel.status_code == 502, cancel.text
         assert cancel.json()["code"] == "chain_unavailable"
         assert "cannot reach the chain node" in cancel.json()["detail"]
+
+
+def test_money_is_strictly_whole_won(world: World, api: ApiServer) -> None:
+    """`{"amount": true}` made a ₩1 invoice: an amount is a JSON integer, nothing else."""
+    world.index()
+    with api.client(world.key(world.merchant_a)) as shop:
+        for amount in (True, 1.0, "5", 1.5):
+            answer = shop.post("/invoices", json={"amount": amount})
+            assert answer.status_code == 422, (amount, answer.text)
+            assert answer.json()["errors"][0]["loc"] == ["body", "amount"]
+        assert shop.post("/invoices", json={"amount": 1}).status_code == 201
+
+
+def test_openapi_publishes_integer_bounds_and_address_patterns(api: ApiServer) -> None:
+    spec = httpx.get(f"{api.url}/openapi.json", timeout=30).json()
+    floats: list[str] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "integer":
+                for bound in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                    if isinstance(node.get(bound), float):
+                        floats.append(f"{where}.{bound}")
+            for key, child in node.items():
+                walk(child, f"{where}.{key}")
+        elif isinstance(node, list):
+            for i, child in enumerate(node):
+                walk(child, f"{where}[{i}]")
+
+    walk(spec, "$")
+    assert not floats
+    amount = spec["components"]["schemas"]["InvoiceCreate"]["properties"]["amount"]
+    assert amount["maximum"] == 10**15
+    unpatterned = [
+        f"{method} {path} {parameter['name']}"
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] in ("address", "merchant", "payer", "voter")
+        and "pattern" not in json.dumps(parameter["schema"])
+    ]
+    assert not unpatterned
