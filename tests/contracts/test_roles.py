@@ -83,6 +83,8 @@ CALLERS = (
     "resident",  # registered and active, no role
     "merchant",  # registered and active as a merchant, no role
     "stranger",  # allowlisted on the node, unregistered, no role
+    "frozen",  # a registered resident with tokens, frozen by the registrar, no role
+    "retired",  # a registered resident whose key was recovered to another address, no role
     "registry",  # the ResidentRegistry contract: holds RECOVERY; calls are simulated (eth_call)
 )
 
@@ -99,6 +101,8 @@ HOLDINGS: dict[str, dict[Role, int]] = {
     "resident": {},
     "merchant": {},
     "stranger": {},
+    "frozen": {},
+    "retired": {},
     "registry": {Role.RECOVERY: 0},
 }
 """Role -> execution delay of every caller: what the test deployment grants, and nothing more."""
@@ -350,6 +354,8 @@ class Scene:
 
 ACTIVE = ("resident", "merchant")
 """The callers that are active accounts of the registry."""
+STATUS = {"frozen": "frozen", "retired": "retired"}
+"""The registry status of the callers that are neither active nor unregistered."""
 
 
 def only_the_resident(success: Outcome) -> Callable[[Caller], Outcome]:
@@ -419,11 +425,25 @@ def token_approve(s: Scene, c: Caller) -> Call:
     return Call(s.token.approve(s.payee, 1), public=everyone(Ok(("token", "Approval"))))
 
 
+def only_an_active_spender(success: Outcome) -> Callable[[Caller], Outcome]:
+    """Spending an allowance: only an active account may, whoever approved it. The error names
+    the spender's status: frozen, retired, or not registered (staff, the deployer, the stranger
+    and the registry contract are no registry accounts)."""
+
+    def outcome(caller: Caller) -> Outcome:
+        if caller.name in ACTIVE:
+            return success
+        status = STATUS.get(caller.name, "not registered")
+        return Err("CityTokenSpenderNotActive", {"spender": caller.address, "status": status})
+
+    return outcome
+
+
 def token_transfer_from(s: Scene, c: Caller) -> Call:
-    s.town.token.approve(s.owner, c.address, 1)
+    s.town.token.approve(s.owner, c.address, 1)  # approving anyone is allowed: it moves nothing
     return Call(
         s.token.transferFrom(s.owner.address, s.payee, 1),
-        public=everyone(Ok(("token", "Transfer"))),  # the spender itself is never checked
+        public=only_an_active_spender(Ok(("token", "Transfer"))),
     )
 
 
@@ -1056,6 +1076,9 @@ def scene(town: Town) -> Scene:
     resident = town.resident(balance=1_000)
     merchant = town.resident(balance=1_000, kind=AccountKind.MERCHANT)
     stranger = town.person()
+    frozen, retired = town.resident(balance=1_000), town.resident(balance=1_000)
+    town.registry.freeze(town.registrar, frozen.address)
+    town.registry.recover(town.registrar, retired.address, outsider().address)
     owner = town.resident(balance=20_000)
     shop = town.resident(balance=1_000, kind=AccountKind.MERCHANT)
     payee = outsider().address
@@ -1076,6 +1099,8 @@ def scene(town: Town) -> Scene:
         "resident": resident,
         "merchant": merchant,
         "stranger": stranger,
+        "frozen": frozen,
+        "retired": retired,
     }
     callers = {name: Caller(name, account.address, account) for name, account in staff.items()}
     callers["registry"] = Caller("registry", town.registry.address, None)
