@@ -1,7 +1,7 @@
 """Stateful test of the city's contracts: hypothesis drives random sequences of register / freeze /
-unfreeze / recover / mint / redeem (burn) / transfer / pause / unpause against the REAL contracts
-on the embedded node, keeps a Python model of every account, and after every step checks the
-chain against the model.
+unfreeze / recover / mint / redeem (burn) / transfer / approve / transferFrom / pause / unpause
+against the REAL contracts on the embedded node, keeps a Python model of every account and every
+allowance, and after every step checks the chain against the model.
 
 Checked after every step (one JSON-RPC batch of storage reads):
 
@@ -10,6 +10,8 @@ Checked after every step (one JSON-RPC batch of storage reads):
   plus every earlier example's, whose final balances were read back through the ABI when that
   example ended; the last test re-reads them all through ``balanceOf``);
 * every balance, registry status, the pause flag and registeredCount equal the model's;
+* the allowance the step approved or spent equals the model's (spenders must be active: a frozen,
+  retired or unregistered spender is refused with CityTokenSpenderNotActive, whatever it holds);
 * the step's deposit or settlement reference is marked used on chain iff the model used it.
 
 Every step is one mined transaction sent WITHOUT a preflight simulation (fixed gas, see
@@ -49,6 +51,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -87,6 +90,26 @@ MINT_LIMIT = 1_000_000
 """The test city's mint limit (tests/support/city.py), checked against the chain at start-up."""
 ADMIN_TOKEN = "stateful-test-admin-token"
 ZERO = "0x" + "00" * 20
+RULES_WITH_TWO_SIDES = (
+    "register",
+    "freeze",
+    "unfreeze",
+    "recover",
+    "mint",
+    "redeem",
+    "transfer",
+    "transfer_from",
+)
+"""The rules a run must see both succeed and be refused (approvals are never refused here)."""
+UNLIMITED = 2**256 - 1
+"""An allowance ERC-20 never decreases."""
+STATUS_WORDS = {
+    AccountStatus.NONE: "not registered",
+    AccountStatus.ACTIVE: "active",
+    AccountStatus.FROZEN: "frozen",
+    AccountStatus.RETIRED: "retired",
+}
+"""How ledger.contracts.errors names a registry status in CityTokenSpenderNotActive."""
 
 # -- fixed-gas sending ----------------------------------------------------------------------------
 
@@ -258,12 +281,19 @@ def mapping_slot(key: int | str | bytes, slot: int) -> str:
     return "0x" + keccak(word(key) + word(slot)).hex()
 
 
+def allowance_slot(owner: str, spender: str) -> str:
+    """ERC20._allowances[owner][spender]."""
+    inner = keccak(word(owner) + word(LAYOUT.allowances))
+    return "0x" + keccak(word(spender) + inner).hex()
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where CityToken and ResidentRegistry keep what the invariants read (checked at start-up
     against the ABI getters, and at the end of every example through them again)."""
 
     balances: int = 0  # ERC20._balances
+    allowances: int = 1  # ERC20._allowances
     total_supply: int = 2  # ERC20._totalSupply
     paused_slot: int = 8  # AccessManaged._authority, _consumingSchedule, Pausable._paused
     paused_byte: int = 21  # counted from the low end of the word
@@ -390,12 +420,16 @@ class CityMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.people: list[Person] = []
+        self.by_address: dict[str, Person] = {}
         self.status: dict[str, AccountStatus] = {}
         self.balance: dict[str, int] = {}
         self.paused = False
         self.used_deposits: list[bytes] = []
         self.used_settlements: list[bytes] = []
         self.checked_ref: tuple[int, bytes] | None = None
+        self.allowance: dict[tuple[str, str], int] = {}
+        """(owner, spender) -> allowance, for every pair this example approved."""
+        self.checked_allowance: tuple[str, str] | None = None
         self.registry_changed = True
         """Read the registry statuses at the next check (the token cannot write them)."""
         self.verified = True
@@ -427,6 +461,7 @@ class CityMachine(RuleBasedStateMachine):
             mapping_slot(account.address, LAYOUT.registrations),
         )
         self.people.append(person)
+        self.by_address[person.address] = person
         self.status[person.address] = AccountStatus.NONE
         self.balance[person.address] = 0
         return person
@@ -504,10 +539,13 @@ class CityMachine(RuleBasedStateMachine):
     @initialize(
         kinds=st.lists(account_kinds, min_size=2, max_size=2),
         funding=st.lists(st.integers(min_value=0, max_value=100_000), min_size=2, max_size=2),
+        approval=st.integers(min_value=0, max_value=100_000),
     )
-    def start(self, kinds: list[AccountKind], funding: list[int]) -> None:
-        """Three new accounts; the first two registered and funded as drawn (set-up
-        transactions, not counted as steps; the invariants check them like any other)."""
+    def start(self, kinds: list[AccountKind], funding: list[int], approval: int) -> None:
+        """Three new accounts; the first two registered and funded as drawn, and the first
+        approving the second for ``approval`` (set-up transactions, not counted as steps; the
+        invariants check them like any other). The approval gives transferFrom an active
+        spender to start with; later steps freeze, retire and approve others."""
         world, ledger = self.world, self.world.ledger
         ledger.examples += 1
         if ledger.dirty:  # the previous example failed: take the chain's word for the totals
@@ -544,6 +582,11 @@ class CityMachine(RuleBasedStateMachine):
                 ledger.minted += amount
                 ledger.mints += 1
                 ledger.deposit_refs.add(ref)
+        if approval:
+            first, second = self.people[0], self.people[1]
+            world.city.token.approve(first.account, second.address, approval)
+            self.allowance[(first.address, second.address)] = approval
+            self.checked_allowance = (first.address, second.address)
         self.new_person()
 
     def teardown(self) -> None:
@@ -558,6 +601,7 @@ class CityMachine(RuleBasedStateMachine):
             world.city.token.contract.functions,
             world.city.registry.contract.functions,
         )
+        pairs = list(self.allowance)
         reads = world.abi_reads(
             [(world.token, token.balanceOf(p.address)) for p in self.people]
             + [(world.registry, registry.statusOf(p.address)) for p in self.people]
@@ -568,11 +612,13 @@ class CityMachine(RuleBasedStateMachine):
                 (world.token, token.paused()),
                 (world.registry, registry.registeredCount()),
             ]
+            + [(world.token, token.allowance(owner, spender)) for owner, spender in pairs]
         )
         n = len(self.people)
         assert reads[:n] == [self.balance[p.address] for p in self.people]
         assert reads[n : 2 * n] == [self.status[p.address] for p in self.people]
-        supply, minted, burned, paused, count = reads[2 * n :]
+        assert reads[2 * n + 5 :] == [self.allowance[pair] for pair in pairs]
+        supply, minted, burned, paused, count = reads[2 * n : 2 * n + 5]
         assert (minted, burned, bool(paused), count) == (
             ledger.minted,
             ledger.burned,
@@ -816,6 +862,119 @@ class CityMachine(RuleBasedStateMachine):
             apply,
         )
 
+    @rule(
+        owner_who=index,
+        spender_who=index,
+        mode=amount_modes,
+        seed=amount_seeds,
+        unlimited=st.integers(min_value=0, max_value=7),
+    )
+    def approve(
+        self, owner_who: int, spender_who: int, mode: AmountMode, seed: int, unlimited: int
+    ) -> None:
+        """An owner (mostly a funded one) approves a spender (mostly an active one): never refused,
+        whatever either's status, as an approval moves nothing and neither the registry nor the
+        pause is asked. One time in eight the allowance is unlimited (never decreased)."""
+        owner = self.pick(owner_who, funded)
+        spender = self.pick(spender_who, lambda status, _: status is AccountStatus.ACTIVE)
+        amount = (
+            UNLIMITED if unlimited == 7 else amount_for(mode, seed, self.balance[owner.address])
+        )
+        pair = (owner.address, spender.address)
+        self.perform(
+            "approve",
+            None,
+            lambda: self.world.city.token.approve(owner.account, spender.address, amount),
+            lambda: [log(self.world.token, "Approval", list(pair), [amount])],
+            lambda: self.allowance.__setitem__(pair, amount),
+        )
+        self.checked_allowance = pair
+
+    @precondition(lambda self: bool(self.allowance))  # once this example approved someone
+    @rule(
+        pair_who=index,
+        spender_who=index,
+        owner_who=index,
+        recipient_who=index,
+        mode=amount_modes,
+        seed=amount_seeds,
+    )
+    def transfer_from(
+        self,
+        pair_who: int,
+        spender_who: int,
+        owner_who: int,
+        recipient_who: int,
+        mode: AmountMode,
+        seed: int,
+    ) -> None:
+        """A spender pulls from an owner. Three draws in four a pair with an allowance left whose
+        spender is active and owner funded, if there is one; else mostly any pair with an
+        allowance left (its spender may have been frozen or retired since, or never registered);
+        else any two people. Refusals come in the token's order: the spender's status, the
+        allowance, the pause, the owner's and the recipient's status, the balance."""
+        approved = [pair for pair, left in self.allowance.items() if left > 0]
+        able = [
+            (o, s)
+            for o, s in approved
+            if self.status[s] is AccountStatus.ACTIVE and funded(self.status[o], self.balance[o])
+        ]
+        if able and pair_who % 4 != 3:
+            owner_address, spender_address = able[(pair_who // 4) % len(able)]
+        elif approved and pair_who % 8 != 7:
+            owner_address, spender_address = approved[(pair_who // 8) % len(approved)]
+        else:
+            owner_address = self.person(owner_who).address
+            spender_address = self.person(spender_who).address
+        owner, spender = self.by_address[owner_address], self.by_address[spender_address]
+        recipient = self.pick(recipient_who, lambda status, _: status is AccountStatus.ACTIVE)
+        pair = (owner.address, spender.address)
+        allowed = self.allowance.get(pair, 0)
+        balance = self.balance[owner.address]
+        amount = amount_for(mode, seed, min(allowed, balance))
+        error: Err | None = None
+        spender_status = self.status[spender.address]
+        if spender_status is not AccountStatus.ACTIVE:
+            error = Err(
+                "CityTokenSpenderNotActive",
+                {"spender": spender.address, "status": STATUS_WORDS[spender_status]},
+            )
+        elif allowed != UNLIMITED and allowed < amount:
+            error = Err(
+                "ERC20InsufficientAllowance",
+                {"spender": spender.address, "allowance": allowed, "needed": amount},
+            )
+        elif self.paused:
+            error = Err("EnforcedPause")
+        else:
+            error = self.not_active(owner) or self.not_active(recipient)
+        if error is None and balance < amount:
+            error = Err(
+                "ERC20InsufficientBalance",
+                {"sender": owner.address, "balance": balance, "needed": amount},
+            )
+
+        def apply() -> None:
+            self.balance[owner.address] -= amount
+            self.balance[recipient.address] += amount
+            if allowed != UNLIMITED:
+                self.allowance[pair] = allowed - amount
+
+        function = self.world.city.token.contract.functions.transferFrom(
+            owner.address, recipient.address, amount
+        )
+        self.perform(
+            "transfer_from",
+            error,
+            lambda: self.world.city.chain.transact(spender.account, function),
+            # Spending an allowance emits no Approval in OpenZeppelin 5: only the Transfer.
+            lambda: [
+                log(self.world.token, "Transfer", [owner.address, recipient.address], [amount])
+            ],
+            apply,
+        )
+        self.checked_allowance = pair
+
     @rule(action=st.integers(min_value=0, max_value=15), seed=amount_seeds)
     def pause_or_unpause(self, action: int, seed: int) -> None:
         """One rule for both (two rules would let swarm testing disable unpause and leave
@@ -866,6 +1025,8 @@ class CityMachine(RuleBasedStateMachine):
             reads += [(world.registry, p.registration_slot) for p in self.people]
         if self.checked_ref is not None:
             reads.append((world.token, mapping_slot(self.checked_ref[1], self.checked_ref[0])))
+        if self.checked_allowance is not None:
+            reads.append((world.token, allowance_slot(*self.checked_allowance)))
         values = world.storage(reads)
         supply, minted, burned, paused_word, count = values[:5]
         n = len(self.people)
@@ -882,11 +1043,16 @@ class CityMachine(RuleBasedStateMachine):
             self.registry_changed = False
         assert bool((paused_word >> (8 * LAYOUT.paused_byte)) & 0xFF) == self.paused
         assert count == ledger.registered_count
+        extra = values[5 + n + len(registrations) :]
         if self.checked_ref is not None:
             slot, ref = self.checked_ref
             used = ledger.deposit_refs if slot == LAYOUT.deposit_refs else ledger.settlement_refs
-            assert bool(values[-1]) == (ref in used), "reference use differs from the model"
+            assert bool(extra.pop(0)) == (ref in used), "reference use differs from the model"
             self.checked_ref = None
+        if self.checked_allowance is not None:
+            expected = self.allowance.get(self.checked_allowance, 0)
+            assert extra.pop(0) == expected, "allowance differs from the model"
+            self.checked_allowance = None
         self.verified = True
 
 
@@ -928,6 +1094,8 @@ def calibrate(world: World) -> None:
     city.registry.register(staff.registrar, holder.address, AccountKind.RESIDENT, 1, keccak(b"c"))
     city.token.mint(staff.treasury, holder.address, 7, "calibration-deposit")
     city.token.redeem(holder, 2, "calibration-settlement")
+    spender = staff.pauser.address  # any address: only the allowance's slot is checked
+    city.token.approve(holder, spender, 3)
     token, registry = world.token, world.registry
 
     def layout_matches(paused: bool, status: AccountStatus) -> None:
@@ -942,6 +1110,7 @@ def calibrate(world: World) -> None:
                 (token, mapping_slot(reference("calibration-settlement"), LAYOUT.settlement_refs)),
                 (registry, mapping_slot(holder.address, LAYOUT.registrations)),
                 (registry, LAYOUT.registered_count),
+                (token, allowance_slot(holder.address, spender)),
             ]
         )
         expected = [
@@ -954,6 +1123,7 @@ def calibrate(world: World) -> None:
             1,
             int(city.registry.registration_of(holder.address).status),
             city.registry.registered_count(),
+            city.token.allowance(holder.address, spender),
         ]
         actual = [
             *values[:4],
@@ -962,11 +1132,17 @@ def calibrate(world: World) -> None:
             values[6],
             (values[7] >> (8 * LAYOUT.status_byte)) & 0xFF,
             values[8],
+            values[9],
         ]
         assert actual == expected, (
             "the contracts' storage layout changed: update LAYOUT in this file"
         )
-        assert (expected[0], expected[4], expected[7]) == (5, int(paused), int(status))
+        assert (expected[0], expected[4], expected[7], expected[9]) == (
+            5,
+            int(paused),
+            int(status),
+            3,
+        )
 
     layout_matches(False, AccountStatus.ACTIVE)
     city.token.pause(staff.pauser)
@@ -1021,12 +1197,14 @@ def test_random_operations_keep_the_supply_invariant_and_the_rules(
             print(f"  {outcome:<48} {count:>7}")
     assert ledger.steps >= TARGET_STEPS
     # Every rule succeeded sometimes and was refused sometimes (the run explored both sides).
-    for name in ("register", "freeze", "unfreeze", "recover", "mint", "redeem", "transfer"):
+    for name in RULES_WITH_TWO_SIDES:
         assert ledger.outcomes[f"{name}: ok"] > 0, name
         assert (
             sum(n for o, n in ledger.outcomes.items() if o.startswith(f"{name}: "))
             > (ledger.outcomes[f"{name}: ok"])
         ), name
+    assert ledger.outcomes["approve: ok"] > 0  # approvals are never refused here
+    assert ledger.outcomes["transfer_from: CityTokenSpenderNotActive"] > 0
 
 
 @pytest.mark.slow
