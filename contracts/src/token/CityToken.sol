@@ -20,10 +20,9 @@ import {ICityToken} from "./ICityToken.sol";
  * registry check on the retired sender; the pause still applies). The one rule on allowances lives
  * in {_spendAllowance}: the spender of a `transferFrom` must be active too.
  *
- * Restricted functions are authorized by the city's AccessManager; the deployment maps {mint} to
- * `CityRoles.TREASURY`, {mintAboveLimit} to `CityRoles.TREASURY_LARGE` (granted with an execution
- * delay), {pause} and {unpause} to `CityRoles.PAUSER`, {recoverBalance} to `CityRoles.RECOVERY`
- * (held by the registry), and leaves {setMintLimit} at `CityRoles.ADMIN`.
+ * Restricted functions are authorized by the city's AccessManager. Which role may call which is
+ * decided in one place, `FUNCTION_ROLES` in `ledger/roles.py`, which the deployment applies; each
+ * function below names its role, and a test keeps those names equal to `FUNCTION_ROLES`.
  */
 contract CityToken is ICityToken, ERC20, ERC20Permit, AccessManaged, Pausable {
     IResidentRegistry private immutable _registry;
