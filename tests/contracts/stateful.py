@@ -21,11 +21,16 @@ recovered by replaying it at the parent block, and it must be exactly the error 
 caller...), while the invariants show that it moved nothing. A successful one must emit exactly the
 model's events, in order, and nothing else.
 
-One city is deployed per run; each hypothesis example uses fresh accounts (keys derived from a
+One city is deployed per part; each hypothesis example uses fresh accounts (keys derived from a
 counter, allowlisted on the node in chunks through its admin API), so examples are independent
 without redeploying.
 
-Profiles: CI runs >= 10,000 steps; ``CITYLEDGER_DEEP=1`` runs >= 100,000 (see docs/testing.md).
+The run is split in PARTS parts, each a test module of its own (test_stateful_part1.py, ...) with
+its own node and city and its share of the steps, so that ``make test`` (pytest-xdist,
+``--dist loadfile``: a module runs whole in one worker) runs the parts on different workers at
+once; see ``part``. Profiles (the total over all parts): CI runs >= 10,000 steps;
+``CITYLEDGER_DEEP=1`` runs >= 100,000; ``CITYLEDGER_STATEFUL_STEPS=N`` runs >= N (see
+docs/testing.md).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple, cast
 
 import httpx
 import pytest
@@ -82,7 +88,13 @@ from tests.support.processes import NodeProcess, free_port
 DEEP = os.environ.get("CITYLEDGER_DEEP", "") not in ("", "0")
 STEPS_PER_EXAMPLE = 50
 TARGET_STEPS = int(os.environ.get("CITYLEDGER_STATEFUL_STEPS") or (100_000 if DEEP else 10_000))
-"""Steps to run in total (at least); each example runs STEPS_PER_EXAMPLE of them."""
+"""Steps to run in total over all parts (at least); each example runs STEPS_PER_EXAMPLE of them."""
+PARTS = 2
+"""How many test modules share the steps: one per pytest-xdist worker of ``make test``."""
+PART_STEPS = math.ceil(TARGET_STEPS / PARTS)
+COVERAGE_FROM = 1_000
+"""A part this long must see every rule both succeed and be refused; a shorter one (a quick run
+with CITYLEDGER_STATEFUL_STEPS) checks the invariants and the audit only."""
 MAX_PEOPLE = 10
 """Accounts one example may create (registrations and recoveries then reuse them)."""
 FIXED_GAS = 1_000_000
@@ -139,7 +151,7 @@ class FixedGasChain(Chain):
             raise RuntimeError(f"{method}: {answer['error']}")
         return answer["result"]
 
-    def batch(self, calls: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
+    def rpc_batch(self, calls: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
         body = [
             {"jsonrpc": "2.0", "id": i, "method": method, "params": list(params)}
             for i, (method, params) in enumerate(calls)
@@ -347,6 +359,8 @@ class Ledger:
     """The last example failed mid-step: resynchronise from the chain before the next one."""
     outcomes: Counter[str] = field(default_factory=Counter)
     refs: Iterator[int] = field(default_factory=itertools.count)
+    seconds: float = 0.0
+    """Time spent running steps."""
 
 
 @dataclass
@@ -371,7 +385,7 @@ class World:
             ("eth_getStorageAt", [address, hex(slot) if isinstance(slot, int) else slot, "latest"])
             for address, slot in reads
         ]
-        return [int(v, 16) for v in self.chain.batch(calls)]
+        return [int(v, 16) for v in self.chain.rpc_batch(calls)]
 
     def abi_reads(self, calls: Sequence[tuple[str, ContractFunction]]) -> list[int]:
         """View calls through the ABI in one batch (ints, bools, enums)."""
@@ -379,7 +393,7 @@ class World:
             ("eth_call", [{"to": address, "data": f._encode_transaction_data()}, "latest"])
             for address, f in calls
         ]
-        return [int(v, 16) for v in self.chain.batch(batch)]
+        return [int(v, 16) for v in self.chain.rpc_batch(batch)]
 
 
 # -- the state machine ----------------------------------------------------------------------------
@@ -1056,16 +1070,12 @@ class CityMachine(RuleBasedStateMachine):
         self.verified = True
 
 
-# -- fixtures and tests ---------------------------------------------------------------------------
+# -- one part of the run: its node and city, its steps, its checks ---------------------------------
 
 
-@pytest.fixture(scope="module")
-def world(
-    tmp_path_factory: pytest.TempPathFactory, accounts: list[LocalAccount]
-) -> Iterator[World]:
-    """One node and one city for the whole run. ``--no-fsync``: durability is not under test
-    here and the data directory is thrown away (it makes each block ~30% cheaper)."""
-    root = tmp_path_factory.mktemp("stateful")
+def start_world(root: Path, accounts: list[LocalAccount], part: int) -> tuple[NodeProcess, World]:
+    """A node of its own for one part and the city deployed on it. ``--no-fsync``: durability is
+    not under test here and the data directory is thrown away (it makes each block ~30% cheaper)."""
     write_genesis(root / "genesis.json", accounts)
     node = NodeProcess(
         root / "genesis.json",
@@ -1078,13 +1088,14 @@ def world(
         test_city = deploy_test_city(node.url, accounts, root / "stateful.json")
         chain = FixedGasChain(node.url)
         city = City.at(chain, test_city.city.manifest)
-        pool = AccountPool(chain, f"stateful-{os.getpid()}-{time.time_ns()}")
+        pool = AccountPool(chain, f"stateful-{part}-{os.getpid()}-{time.time_ns()}")
         world = World(test_city, city, chain, pool, Ledger(0, 0, 0, 0), city.token.mint_limit())
         assert world.mint_limit == MINT_LIMIT
         calibrate(world)
-        yield world
-    finally:
+    except BaseException:
         node.stop()
+        raise
+    return node, world
 
 
 def calibrate(world: World) -> None:
@@ -1161,42 +1172,50 @@ def calibrate(world: World) -> None:
     ledger.mints, ledger.redemptions = 1, 1
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(0 if DEEP else 1200)
-def test_random_operations_keep_the_supply_invariant_and_the_rules(
-    world: World, capsys: pytest.CaptureFixture[str]
-) -> None:
+def run_steps(world: World, until: int) -> None:
+    """Run examples of CityMachine until the part has made ``until`` steps."""
     CityMachine.world = world
     ledger = world.ledger
     started = time.perf_counter()
-    while ledger.steps < TARGET_STEPS:
-        examples = math.ceil((TARGET_STEPS - ledger.steps) / STEPS_PER_EXAMPLE)
-        run_state_machine_as_test(
-            CityMachine,
-            settings=settings(
-                max_examples=examples,
-                stateful_step_count=STEPS_PER_EXAMPLE,
-                deadline=None,
-                database=None,
-                print_blob=True,
-                suppress_health_check=[
-                    HealthCheck.too_slow,
-                    HealthCheck.filter_too_much,
-                    HealthCheck.data_too_large,
-                ],
-            ),
-        )
-    elapsed = time.perf_counter() - started
-    with capsys.disabled():
-        print(
-            f"\nstateful: {ledger.steps} steps in {ledger.examples} examples, {elapsed:.0f} s, "
-            f"{ledger.steps / elapsed:.1f} steps/s; {ledger.mints} mints, "
-            f"{ledger.redemptions} redemptions, {len(ledger.touched)} accounts"
-        )
-        for outcome, count in sorted(ledger.outcomes.items()):
-            print(f"  {outcome:<48} {count:>7}")
-    assert ledger.steps >= TARGET_STEPS
-    # Every rule succeeded sometimes and was refused sometimes (the run explored both sides).
+    try:
+        while ledger.steps < until:
+            run_state_machine_as_test(
+                CityMachine,
+                settings=settings(
+                    max_examples=math.ceil((until - ledger.steps) / STEPS_PER_EXAMPLE),
+                    stateful_step_count=STEPS_PER_EXAMPLE,
+                    deadline=None,
+                    database=None,
+                    print_blob=True,
+                    suppress_health_check=[
+                        HealthCheck.too_slow,
+                        HealthCheck.filter_too_much,
+                        HealthCheck.data_too_large,
+                    ],
+                ),
+            )
+    finally:
+        ledger.seconds += time.perf_counter() - started
+
+
+def report(world: World, part: int) -> str:
+    ledger = world.ledger
+    rate = ledger.steps / ledger.seconds if ledger.seconds else 0.0
+    lines = [
+        f"stateful part {part}/{PARTS}: {ledger.steps} steps in {ledger.examples} examples, "
+        f"{ledger.seconds:.0f} s, {rate:.1f} steps/s; {ledger.mints} mints, "
+        f"{ledger.redemptions} redemptions, {len(ledger.touched)} accounts"
+    ]
+    lines += [f"  {outcome:<48} {n:>7}" for outcome, n in sorted(ledger.outcomes.items())]
+    return "\n".join(lines)
+
+
+def check_coverage(world: World) -> None:
+    """Every rule succeeded sometimes and was refused sometimes (the part explored both sides)."""
+    ledger = world.ledger
+    assert ledger.steps >= PART_STEPS
+    if PART_STEPS < COVERAGE_FROM:
+        return
     for name in RULES_WITH_TWO_SIDES:
         assert ledger.outcomes[f"{name}: ok"] > 0, name
         assert (
@@ -1207,11 +1226,9 @@ def test_random_operations_keep_the_supply_invariant_and_the_rules(
     assert ledger.outcomes["transfer_from: CityTokenSpenderNotActive"] > 0
 
 
-@pytest.mark.slow
-def test_every_account_ever_touched_adds_up_to_the_supply_and_every_change_has_one_reference(
-    world: World,
-) -> None:
-    """After the run: re-read every account through balanceOf, and audit the supply's trail."""
+def audit(world: World) -> None:
+    """Re-read every account the part ever touched through balanceOf (their sum must be the
+    supply) and audit the supply's trail: one distinct reference per mint and per redemption."""
     ledger, token = world.ledger, world.city.token
     addresses = list(ledger.touched)
     balances: list[int] = []
@@ -1241,3 +1258,62 @@ def test_every_account_ever_touched_adds_up_to_the_supply_and_every_change_has_o
     assert set(settlement_refs) == ledger.settlement_refs
     assert sum(e["args"]["amount"] for e in minted_events) == minted
     assert sum(e["args"]["amount"] for e in redeemed_events) == burned
+
+
+class Part(NamedTuple):
+    """What a part's test module binds to its own names, for pytest to collect (in this order)."""
+
+    world: Any
+    """The module-scoped ``world`` fixture: the part's node and city."""
+    steps: Callable[..., None]
+    coverage: Callable[..., None]
+    audit: Callable[..., None]
+
+
+def part(number: int) -> Part:
+    """The fixture and the three tests of part ``number`` (1 to PARTS) of the run.
+
+    Why three tests, the long one first: xdist's loadfile scheduler gives a worker its next
+    module as soon as the worker has two tests or fewer left to run (``LoadScopeScheduling.
+    _reschedule`` in pytest-xdist 3.8). While this part's steps run, its worker still has three
+    (the run and the two checks after it), so the worker takes no other module until the run is
+    over and the next part goes to the other worker. With one long test and one check, both
+    parts would queue on the same worker and run one after the other, as the single module did.
+    """
+    assert 1 <= number <= PARTS
+
+    @pytest.fixture(scope="module", name="world")
+    def world_fixture(
+        tmp_path_factory: pytest.TempPathFactory, accounts: list[LocalAccount]
+    ) -> Iterator[World]:
+        node, world = start_world(tmp_path_factory.mktemp(f"stateful-{number}"), accounts, number)
+        try:
+            yield world
+        finally:
+            node.stop()
+
+    @pytest.mark.slow
+    @pytest.mark.timeout(0 if DEEP else 1200)
+    def test_random_operations_keep_the_invariants_and_the_rules(world: World) -> None:
+        run_steps(world, PART_STEPS)
+
+    @pytest.mark.slow
+    def test_every_rule_was_seen_succeeding_and_refused(
+        world: World, request: pytest.FixtureRequest
+    ) -> None:
+        # The step count, rate and outcomes: shown with -rP (also from xdist workers) or a failure.
+        request.node.add_report_section("call", "stateful run", report(world, number))
+        check_coverage(world)
+
+    @pytest.mark.slow
+    def test_every_account_ever_touched_adds_up_to_the_supply_with_one_reference_per_change(
+        world: World,
+    ) -> None:
+        audit(world)
+
+    return Part(
+        world_fixture,
+        test_random_operations_keep_the_invariants_and_the_rules,
+        test_every_rule_was_seen_succeeding_and_refused,
+        test_every_account_ever_touched_adds_up_to_the_supply_with_one_reference_per_change,
+    )
