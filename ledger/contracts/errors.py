@@ -88,6 +88,10 @@ MESSAGES: dict[str, tuple[type[ContractRevertError], str]] = {
         AccountNotActiveError,
         "account {account} is not active (not registered, frozen or retired)",
     ),
+    "CityTokenSpenderNotActive": (
+        AccountNotActiveError,
+        "spender {spender} is {status}: only an active account may spend an allowance",
+    ),
     "CityTokenAccountNotRetired": (TokenError, "account {account} is not retired"),
     "CityTokenDepositRefUsed": (
         ReferenceUsedError,
@@ -352,6 +356,7 @@ MESSAGES: dict[str, tuple[type[ContractRevertError], str]] = {
 ENUMS: dict[str, tuple[str, ...]] = {
     "enum IElections.ElectionPhase": ("none", "setup", "open", "closed", "tallied"),
     "enum IElections.ElectionKind": ("public poll", "secret ballot"),
+    "enum IResidentRegistry.AccountStatus": ("not registered", "active", "frozen", "retired"),
 }
 """Names of the enum values errors carry (by the ABI's ``internalType``): arguments of these
 types decode to the name rather than the number."""

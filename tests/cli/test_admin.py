@@ -107,7 +107,7 @@ def test_roles_are_enforced_by_the_chain_not_the_cli(test_city: TestCity) -> Non
     code, out = admin(test_city, test_city.pauser, "grant", "treasury", stranger.address)
     assert code == 1
     assert "lacks role" in out
-    code, out = admin(test_city, test_city.admin, "grant", "auditor", stranger.address)
+    code, out = admin(test_city, test_city.admin, "grant", "election-admin", stranger.address)
     assert code == 0, out
 
 

@@ -413,6 +413,37 @@ def test_a_frozen_payer_cannot_pay_and_the_invoice_stays_open(town: Town) -> Non
     assert balance(town, shop) == 990
 
 
+def test_the_router_spends_allowances_as_an_active_city_service_and_not_when_frozen(
+    town: Town,
+) -> None:
+    """The token's spender rule has no exemption for the city's contracts: the router is an
+    active CityService account (the deployment registers it), and freezing it stops every pull
+    from payers, with the router named as the spender."""
+    registration = town.registry.registration_of(town.payments.address)
+    assert (registration.kind, registration.status) == (
+        AccountKind.CITY_SERVICE,
+        AccountStatus.ACTIVE,
+    )
+    payer, shop = town.resident(balance=1_000), merchant(town)
+    order = invoice(town, shop, 1_000)
+    town.token.approve(payer, town.payments.address, 990)
+    town.registry.freeze(town.registrar, town.payments.address)
+    try:
+        error = reverts(
+            partial(router(town).pay, payer, order),
+            "CityTokenSpenderNotActive",
+            spender=town.payments.address,
+            status="frozen",
+        )
+        assert isinstance(error, AccountNotActiveError)
+    finally:
+        town.registry.unfreeze(town.registrar, town.payments.address)
+    assert router(town).payment_of(order.ref) is None
+    assert allowance(town, payer) == 990
+    router(town).pay(payer, order)
+    assert balance(town, shop) == 990
+
+
 def test_a_paused_token_stops_payments_but_not_cancellations(town: Town) -> None:
     payer, shop = town.resident(balance=1_000), merchant(town)
     order, other = invoice(town, shop, 1_000), invoice(town, shop, 200)

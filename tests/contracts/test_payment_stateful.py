@@ -13,7 +13,7 @@ step the chain must agree with the model and conserve every token:
   amount (the model's refund state equals ``paymentOf`` for the payment just touched).
 
 Bounded to about a minute and a half (``EXAMPLES`` x ``STEPS``); the long supply-invariant run of
-the token is tests/contracts/test_stateful.py.
+the token is tests/contracts/stateful.py (run as test_stateful_part1.py and _part2.py).
 """
 
 from __future__ import annotations

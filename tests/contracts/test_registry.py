@@ -251,6 +251,51 @@ def test_a_retired_account_can_never_be_registered_or_used_again(town: Town) -> 
     assert town.registry.registration_of(spare).status is AccountStatus.ACTIVE
 
 
+def test_a_spenders_registry_status_decides_whether_it_may_spend_its_allowances(
+    town: Town,
+) -> None:
+    """The token asks the registry at each spend: freezing a spender stops it at once with the
+    allowance left intact, unfreezing lets it spend again, and a recovery leaves the allowance
+    with the retired address (refused for good) rather than passing it to the new one."""
+    owner, payee, spender = town.resident(balance=1_000), town.resident(), town.resident()
+    town.token.approve(owner, spender.address, 300)
+    pull = town.token.contract.functions.transferFrom(owner.address, payee.address, 100)
+
+    def allowance(of: str) -> int:
+        return int(town.chain.call(town.token.contract.functions.allowance(owner.address, of)))
+
+    town.chain.transact(spender, pull)
+    town.registry.freeze(town.registrar, spender.address)
+    reverts(
+        lambda: town.chain.transact(spender, pull),
+        "CityTokenSpenderNotActive",
+        spender=spender.address,
+        status="frozen",
+    )
+    assert allowance(spender.address) == 200
+    town.registry.unfreeze(town.registrar, spender.address)
+    town.chain.transact(spender, pull)
+    assert town.token.balance_of(payee.address) == 200
+
+    successor = town.person()
+    town.registry.recover(town.registrar, spender.address, successor.address)
+    reverts(
+        lambda: town.chain.transact(spender, pull),
+        "CityTokenSpenderNotActive",
+        spender=spender.address,
+        status="retired",
+    )
+    assert (allowance(spender.address), allowance(successor.address)) == (100, 0)
+    reverts(
+        lambda: town.chain.transact(successor, pull),
+        "ERC20InsufficientAllowance",
+        spender=successor.address,
+        allowance=0,
+        needed=100,
+    )
+    assert town.token.balance_of(owner.address) == 800
+
+
 def test_recover_refuses_a_missing_old_account_and_a_taken_or_zero_new_one(town: Town) -> None:
     old, taken = outsider().address, outsider().address
     town.register(old)

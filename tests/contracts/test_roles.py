@@ -32,9 +32,11 @@ Access rules, and the error a caller outside them gets (OpenZeppelin 5.7):
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -62,6 +64,8 @@ from tests.contracts.helpers import (
 )
 from tests.support.city import LARGE_MINT_DELAY, TestCity
 
+ROOT = Path(__file__).resolve().parents[2]
+
 CONTRACTS = (
     "CityToken",
     "ResidentRegistry",
@@ -84,6 +88,8 @@ CALLERS = (
     "resident",  # registered and active, no role
     "merchant",  # registered and active as a merchant, no role
     "stranger",  # allowlisted on the node, unregistered, no role
+    "frozen",  # a registered resident with tokens, frozen by the registrar, no role
+    "retired",  # a registered resident whose key was recovered to another address, no role
     "registry",  # the ResidentRegistry contract: holds RECOVERY; calls are simulated (eth_call)
 )
 
@@ -100,6 +106,8 @@ HOLDINGS: dict[str, dict[Role, int]] = {
     "resident": {},
     "merchant": {},
     "stranger": {},
+    "frozen": {},
+    "retired": {},
     "registry": {Role.RECOVERY: 0},
 }
 """Role -> execution delay of every caller: what the test deployment grants, and nothing more."""
@@ -351,6 +359,8 @@ class Scene:
 
 ACTIVE = ("resident", "merchant")
 """The callers that are active accounts of the registry."""
+STATUS = {"frozen": "frozen", "retired": "retired"}
+"""The registry status of the callers that are neither active nor unregistered."""
 
 
 def only_the_resident(success: Outcome) -> Callable[[Caller], Outcome]:
@@ -420,11 +430,25 @@ def token_approve(s: Scene, c: Caller) -> Call:
     return Call(s.token.approve(s.payee, 1), public=everyone(Ok(("token", "Approval"))))
 
 
+def only_an_active_spender(success: Outcome) -> Callable[[Caller], Outcome]:
+    """Spending an allowance: only an active account may, whoever approved it. The error names
+    the spender's status: frozen, retired, or not registered (staff, the deployer, the stranger
+    and the registry contract are no registry accounts)."""
+
+    def outcome(caller: Caller) -> Outcome:
+        if caller.name in ACTIVE:
+            return success
+        status = STATUS.get(caller.name, "not registered")
+        return Err("CityTokenSpenderNotActive", {"spender": caller.address, "status": status})
+
+    return outcome
+
+
 def token_transfer_from(s: Scene, c: Caller) -> Call:
-    s.town.token.approve(s.owner, c.address, 1)
+    s.town.token.approve(s.owner, c.address, 1)  # approving anyone is allowed: it moves nothing
     return Call(
         s.token.transferFrom(s.owner.address, s.payee, 1),
-        public=everyone(Ok(("token", "Transfer"))),  # the spender itself is never checked
+        public=only_an_active_spender(Ok(("token", "Transfer"))),
     )
 
 
@@ -493,46 +517,51 @@ def registry_set_authority(s: Scene, c: Caller) -> Call:
 
 # -- CityAuthority (OpenZeppelin AccessManager) ---------------------------------------------------
 
-AUDITOR = int(Role.AUDITOR)
-"""A role with no function mapped to it: safe to label, grant and reconfigure in these cells."""
+SPARE = 1_000
+"""A role id ``ledger.roles.Role`` does not define (nor reserve) and no function is mapped to:
+safe to label, grant and reconfigure in these cells."""
+
+
+def grant_spare(s: Scene, account: str) -> None:
+    s.town.chain.transact(s.town.admin, s.authority.grantRole(SPARE, account, 0))
 
 
 def authority_label_role(s: Scene, c: Caller) -> Call:
-    return Call(s.authority.labelRole(AUDITOR, "auditor"), Ok(("authority", "RoleLabel")))
+    return Call(s.authority.labelRole(SPARE, "spare"), Ok(("authority", "RoleLabel")))
 
 
 def authority_grant_role(s: Scene, c: Caller) -> Call:
     return Call(
-        s.authority.grantRole(AUDITOR, outsider().address, 0), Ok(("authority", "RoleGranted"))
+        s.authority.grantRole(SPARE, outsider().address, 0), Ok(("authority", "RoleGranted"))
     )
 
 
 def authority_revoke_role(s: Scene, c: Caller) -> Call:
     member = outsider().address
-    s.town.authority.grant_role(s.town.admin, Role.AUDITOR, member)
-    return Call(s.authority.revokeRole(AUDITOR, member), Ok(("authority", "RoleRevoked")))
+    grant_spare(s, member)
+    return Call(s.authority.revokeRole(SPARE, member), Ok(("authority", "RoleRevoked")))
 
 
 def authority_renounce_role(s: Scene, c: Caller) -> Call:
     if c.account is not None:
-        s.town.authority.grant_role(s.town.admin, Role.AUDITOR, c.address)
+        grant_spare(s, c.address)
     return Call(
-        s.authority.renounceRole(AUDITOR, c.address),
+        s.authority.renounceRole(SPARE, c.address),
         # Anyone may give up their own role; a simulated renounce of a role not held is a no-op.
         public=lambda caller: Ok(("authority", "RoleRevoked")) if caller.account else Ok(),
     )
 
 
 def authority_set_role_admin(s: Scene, c: Caller) -> Call:
-    return Call(s.authority.setRoleAdmin(AUDITOR, 0), Ok(("authority", "RoleAdminChanged")))
+    return Call(s.authority.setRoleAdmin(SPARE, 0), Ok(("authority", "RoleAdminChanged")))
 
 
 def authority_set_role_guardian(s: Scene, c: Caller) -> Call:
-    return Call(s.authority.setRoleGuardian(AUDITOR, 0), Ok(("authority", "RoleGuardianChanged")))
+    return Call(s.authority.setRoleGuardian(SPARE, 0), Ok(("authority", "RoleGuardianChanged")))
 
 
 def authority_set_grant_delay(s: Scene, c: Caller) -> Call:
-    return Call(s.authority.setGrantDelay(AUDITOR, 0), Ok(("authority", "RoleGrantDelayChanged")))
+    return Call(s.authority.setGrantDelay(SPARE, 0), Ok(("authority", "RoleGrantDelayChanged")))
 
 
 def authority_set_target_admin_delay(s: Scene, c: Caller) -> Call:
@@ -550,7 +579,7 @@ def authority_set_target_closed(s: Scene, c: Caller) -> Call:
 
 def authority_set_target_function_role(s: Scene, c: Caller) -> Call:
     return Call(
-        s.authority.setTargetFunctionRole(s.dummy_target, [b"\x12\x34\x56\x78"], AUDITOR),
+        s.authority.setTargetFunctionRole(s.dummy_target, [b"\x12\x34\x56\x78"], SPARE),
         Ok(("authority", "TargetFunctionRoleUpdated")),
     )
 
@@ -566,7 +595,7 @@ def authority_update_authority(s: Scene, c: Caller) -> Call:
 def authority_multicall(s: Scene, c: Caller) -> Call:
     # multicall itself is public, but it delegatecalls the manager with the same msg.sender: an
     # admin-only call inside it is refused exactly as if called directly.
-    inner = bytes.fromhex(s.authority.labelRole(AUDITOR, "auditor")._encode_transaction_data()[2:])
+    inner = bytes.fromhex(s.authority.labelRole(SPARE, "spare")._encode_transaction_data()[2:])
     return Call(s.authority.multicall([inner]), Ok(("authority", "RoleLabel")))
 
 
@@ -1057,6 +1086,9 @@ def scene(town: Town) -> Scene:
     resident = town.resident(balance=1_000)
     merchant = town.resident(balance=1_000, kind=AccountKind.MERCHANT)
     stranger = town.person()
+    frozen, retired = town.resident(balance=1_000), town.resident(balance=1_000)
+    town.registry.freeze(town.registrar, frozen.address)
+    town.registry.recover(town.registrar, retired.address, outsider().address)
     owner = town.resident(balance=20_000)
     shop = town.resident(balance=1_000, kind=AccountKind.MERCHANT)
     payee = outsider().address
@@ -1077,6 +1109,8 @@ def scene(town: Town) -> Scene:
         "resident": resident,
         "merchant": merchant,
         "stranger": stranger,
+        "frozen": frozen,
+        "retired": retired,
     }
     callers = {name: Caller(name, account.address, account) for name, account in staff.items()}
     callers["registry"] = Caller("registry", town.registry.address, None)
@@ -1216,6 +1250,48 @@ def test_the_matrix_restricts_exactly_what_function_roles_maps_with_the_same_rol
         assert restricted == FUNCTION_ROLES.get(contract, {}), contract
 
 
+def test_role_ids_never_change_and_5_to_8_stay_reserved() -> None:
+    """Role ids live on chain (grants, function mappings): ``ledger.roles`` may add a role with a
+    new domain, but never renumber one or reuse the ids kept for the domains to come."""
+    assert {role.name: int(role) for role in Role} == {
+        "ADMIN": 0,
+        "TREASURY": 1,
+        "REGISTRAR": 2,
+        "MERCHANT_ADMIN": 3,
+        "ELECTION_ADMIN": 4,
+        "PAUSER": 9,
+        "TREASURY_LARGE": 10,
+        "RECOVERY": 11,
+        "PAYMENT_OPERATOR": 12,
+        "REWARDS_ADMIN": 13,
+    }
+    assert set(Role) == {
+        role for functions in FUNCTION_ROLES.values() for role in functions.values()
+    }
+
+
+NATSPEC_FUNCTION = re.compile(r"/\*\*((?:(?!\*/).)*)\*/\s*function\s+(\w+)\s*\(", re.DOTALL)
+NATSPEC_ROLE = re.compile(r"Restricted\s*\((\w+)")
+
+
+def test_the_role_each_functions_natspec_names_is_its_role_in_function_roles() -> None:
+    """The contracts' NatSpec says "Restricted (ROLE)" on each restricted function for a reader
+    of the source; ledger.roles.FUNCTION_ROLES is the source of truth, and they must agree."""
+    sources = ROOT / "contracts" / "src"
+    for contract in CONTRACTS:
+        if contract == "CityAuthority":
+            continue  # OpenZeppelin's AccessManager: no function of ours
+        (path,) = sources.rglob(f"{contract}.sol")
+        named = {}
+        for doc, function in NATSPEC_FUNCTION.findall(path.read_text()):
+            text = " ".join(line.strip().lstrip("*") for line in doc.splitlines())
+            found = NATSPEC_ROLE.search(text)
+            if found is not None:
+                named[function] = found.group(1)
+        mapped = {name: role.name for name, role in FUNCTION_ROLES.get(contract, {}).items()}
+        assert named == mapped, contract
+
+
 def test_the_deployed_authority_maps_every_restricted_function_to_its_role(town: Town) -> None:
     addresses = {
         "CityToken": town.token.address,
@@ -1296,15 +1372,15 @@ def test_renouncing_needs_the_callers_own_confirmation(scene: Scene) -> None:
     member = scene.callers["resident"]
     account = member.account
     assert account is not None
-    scene.town.authority.grant_role(scene.town.admin, Role.AUDITOR, member.address)
+    grant_spare(scene, member.address)
     reverts(
         lambda: scene.town.chain.transact(
-            account, scene.authority.renounceRole(AUDITOR, scene.town.admin.address)
+            account, scene.authority.renounceRole(SPARE, scene.town.admin.address)
         ),
         "AccessManagerBadConfirmation",
     )
-    scene.town.authority.renounce_role(account, Role.AUDITOR)
-    assert not scene.town.authority.has_role(Role.AUDITOR, member.address).is_member
+    scene.town.chain.transact(account, scene.authority.renounceRole(SPARE, member.address))
+    assert not scene.town.chain.call(scene.authority.hasRole(SPARE, member.address))[0]
 
 
 @pytest.mark.parametrize(("contract", "function", "caller_name"), CELLS)

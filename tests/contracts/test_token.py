@@ -384,10 +384,12 @@ def test_an_unregistered_account_can_neither_receive_nor_send(town: Town) -> Non
             account=to,
         )
     town.token.approve(payer, unregistered.address, 10)
+    # Pulling an allowance to itself: refused as a spender before it is refused as a recipient.
     reverts(
         lambda: transfer_from(town, unregistered, payer.address, unregistered.address, 1),
-        "CityTokenAccountNotActive",
-        account=unregistered.address,
+        "CityTokenSpenderNotActive",
+        spender=unregistered.address,
+        status="not registered",
     )
     # Sending is refused for not being active before the balance (zero) is even looked at.
     reverts(
@@ -398,16 +400,56 @@ def test_an_unregistered_account_can_neither_receive_nor_send(town: Town) -> Non
     assert town.token.balance_of(payer.address) == 1_000
 
 
-def test_a_spender_needs_no_registration_of_its_own(town: Town) -> None:
-    """Only the owner and the recipient of a transferFrom must be active: the spender (a relayer,
-    a merchant's payment service) is not checked, even if it is frozen itself."""
-    owner, payee = town.resident(balance=100), town.resident()
+SPENDER_STATES = ("active", "frozen", "retired", "unregistered")
+
+
+def spender_in(town: Town, state: str) -> LocalAccount:
+    """An allowlisted account (it can send transactions) whose registry status is ``state``."""
+    if state == "unregistered":
+        return town.person()
     spender = town.resident()
-    town.token.approve(owner, spender.address, 60)
-    town.registry.freeze(town.registrar, spender.address)
-    transfer_from(town, spender, owner.address, payee.address, 60)
-    assert town.token.balance_of(payee.address) == 60
-    assert allowance(town, owner.address, spender.address) == 0
+    if state == "frozen":
+        town.registry.freeze(town.registrar, spender.address)
+    elif state == "retired":
+        town.registry.recover(town.registrar, spender.address, outsider().address)
+    return spender
+
+
+@pytest.mark.parametrize("state", SPENDER_STATES)
+def test_only_an_active_spender_can_spend_an_allowance(town: Town, state: str) -> None:
+    """The spender of a transferFrom must be active, as the owner and the recipient must: a frozen,
+    retired or unregistered account moves nobody's tokens, whatever it was approved for. Approving
+    one is allowed (an approval moves nothing); the check is made when the allowance is spent."""
+    owner, payee = town.resident(balance=100), town.resident()
+    spender = spender_in(town, state)
+    receipt = town.token.approve(owner, spender.address, 60)
+    assert only_event(receipt, town.token, "Approval") == {
+        "owner": owner.address,
+        "spender": spender.address,
+        "value": 60,
+    }
+    pull = partial(transfer_from, town, spender, owner.address, payee.address, 60)
+    if state == "active":
+        receipt = pull()
+        assert only_event(receipt, town.token, "Transfer") == {
+            "from": owner.address,
+            "to": payee.address,
+            "value": 60,
+        }
+        assert town.token.balance_of(payee.address) == 60
+        assert allowance(town, owner.address, spender.address) == 0
+        return
+    status = "not registered" if state == "unregistered" else state
+    function = town.token.contract.functions.transferFrom(owner.address, payee.address, 60)
+    for attempt in (pull, lambda: town.send_unchecked(spender, function)):  # simulated, mined
+        error = reverts(
+            attempt, "CityTokenSpenderNotActive", spender=spender.address, status=status
+        )
+        assert isinstance(error, AccountNotActiveError)
+        assert f"is {status}" in error.message
+    assert town.token.balance_of(owner.address) == 100
+    assert town.token.balance_of(payee.address) == 0
+    assert allowance(town, owner.address, spender.address) == 60
 
 
 # -- redemption -----------------------------------------------------------------------------------

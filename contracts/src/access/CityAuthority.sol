@@ -8,9 +8,11 @@ import {AccessManager} from "@openzeppelin/contracts/access/manager/AccessManage
  * @dev The city's single authority: OpenZeppelin's {AccessManager} unchanged. It exists as a
  * project contract only so that the compile script emits an artifact for it; it adds no code.
  *
- * Role ids are in {CityRoles}. `initialAdmin` holds `ADMIN_ROLE` (role 0) from construction; the
- * deployment grants the other roles, maps every restricted selector of every city contract to
- * its role, and finally hands `ADMIN_ROLE` to the city's configured admin account.
+ * The role ids and the role of every restricted function are defined once, in `ledger/roles.py`
+ * (`Role`, `FUNCTION_ROLES`); no contract names a role id. `initialAdmin` holds `ADMIN_ROLE`
+ * (role 0) from construction; the deployment grants the other roles, maps every restricted
+ * selector of every city contract to its role, and finally hands `ADMIN_ROLE` to the city's
+ * configured admin account.
  */
 contract CityAuthority is AccessManager {
     /**

@@ -32,10 +32,9 @@ import {IPaymentRouter} from "./IPaymentRouter.sol";
  * withdrawal (their token transfers revert with `EnforcedPause()`), while cancellations and fee
  * changes, which move no tokens, still work.
  *
- * Restricted functions are authorized by the city's AccessManager; the deployment maps
- * {setFeeSchedule}, {setCategoryFee}, {setMerchantCategory} and {setMerchantFee} to
- * `CityRoles.MERCHANT_ADMIN`, {confirmRedemption}, {rejectRedemption} and {withdrawCityFees} to
- * `CityRoles.TREASURY`, and {cancelInvoiceFor} to `CityRoles.PAYMENT_OPERATOR`.
+ * Restricted functions are authorized by the city's AccessManager. Which role may call which is
+ * decided in one place, `FUNCTION_ROLES` in `ledger/roles.py`, which the deployment applies; each
+ * function below names its role, and a test keeps those names equal to `FUNCTION_ROLES`.
  */
 contract PaymentRouter is IPaymentRouter, AccessManaged, EIP712 {
     using SafeERC20 for IERC20;

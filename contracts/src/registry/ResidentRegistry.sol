@@ -8,11 +8,13 @@ import {IResidentRegistry} from "./IResidentRegistry.sol";
 
 /**
  * @title ResidentRegistry
- * @dev The city's account registry (see {IResidentRegistry}). Restricted functions are authorized
- * by the city's AccessManager: the deployment maps {register}, {update}, {freeze}, {unfreeze} and
- * {recover} to `CityRoles.REGISTRAR`, and leaves {setToken} at `CityRoles.ADMIN`.
+ * @dev The city's account registry (see {IResidentRegistry}).
  *
- * {recover} calls the token's `recoverBalance`, so this contract must hold `CityRoles.RECOVERY`
+ * Restricted functions are authorized by the city's AccessManager. Which role may call which is
+ * decided in one place, `FUNCTION_ROLES` in `ledger/roles.py`, which the deployment applies; each
+ * function below names its role, and a test keeps those names equal to `FUNCTION_ROLES`.
+ *
+ * {recover} calls the token's `recoverBalance`, so this contract must hold the RECOVERY role
  * (without execution delay) once a token is set; otherwise recovery reverts as a whole.
  */
 contract ResidentRegistry is IResidentRegistry, AccessManaged {

@@ -23,10 +23,11 @@ import {IRewardsPool} from "./IRewardsPool.sol";
  * already had in the current period leaves it nothing more for that period. The period length is
  * fixed at creation, so period numbers never change meaning.
  *
- * Restricted functions are authorized by the city's AccessManager; the deployment maps
- * {createProgramme}, {setProgrammeActive}, {setProgrammeCap} and {setDistributor} to
- * `CityRoles.REWARDS_ADMIN`, and {fund} and {defund} to `CityRoles.TREASURY`. {grant} and
- * {grantBatch} are open to each programme's distributors, which the rewards administrator names.
+ * Restricted functions are authorized by the city's AccessManager. Which role may call which is
+ * decided in one place, `FUNCTION_ROLES` in `ledger/roles.py`, which the deployment applies; each
+ * function below names its role, and a test keeps those names equal to `FUNCTION_ROLES`.
+ * {grant} and {grantBatch} are open to each programme's distributors, which the rewards
+ * administrator names.
  */
 contract RewardsPool is IRewardsPool, AccessManaged {
     using SafeERC20 for IERC20;

@@ -17,12 +17,12 @@ import {ICityToken} from "./ICityToken.sol";
  * Every rule on balances lives in {_update}: nothing moves while paused, a transfer needs an
  * active sender and an active recipient, a mint an active recipient, a burn an active holder. The
  * one exception is {recoverBalance}, which moves a retired account's balance (it skips only the
- * registry check on the retired sender; the pause still applies).
+ * registry check on the retired sender; the pause still applies). The one rule on allowances lives
+ * in {_spendAllowance}: the spender of a `transferFrom` must be active too.
  *
- * Restricted functions are authorized by the city's AccessManager; the deployment maps {mint} to
- * `CityRoles.TREASURY`, {mintAboveLimit} to `CityRoles.TREASURY_LARGE` (granted with an execution
- * delay), {pause} and {unpause} to `CityRoles.PAUSER`, {recoverBalance} to `CityRoles.RECOVERY`
- * (held by the registry), and leaves {setMintLimit} at `CityRoles.ADMIN`.
+ * Restricted functions are authorized by the city's AccessManager. Which role may call which is
+ * decided in one place, `FUNCTION_ROLES` in `ledger/roles.py`, which the deployment applies; each
+ * function below names its role, and a test keeps those names equal to `FUNCTION_ROLES`.
  */
 contract CityToken is ICityToken, ERC20, ERC20Permit, AccessManaged, Pausable {
     IResidentRegistry private immutable _registry;
@@ -193,6 +193,23 @@ contract CityToken is ICityToken, ERC20, ERC20Permit, AccessManaged, Pausable {
     /// @inheritdoc ICityToken
     function registry() external view returns (address) {
         return address(_registry);
+    }
+
+    /**
+     * @dev Refuses to spend an allowance for a spender that is not active in the registry, then
+     * spends it as ERC-20 does. Moving someone else's tokens needs an active spender, as moving
+     * one's own needs an active sender: a frozen, retired or unregistered account can
+     * `transferFrom` nobody's tokens, whatever it was approved for, and freezing it stops it at
+     * once. The city's contracts that spend allowances (the PaymentRouter's payments, refunds and
+     * redemption requests, the RewardsPool's `fund`) are no exception to the rule: the deployment
+     * registers them as active `CityService` accounts, as they must be anyway to hold tokens, so
+     * they pass it, and freezing one stops its pulls too. Approvals and permits are not checked:
+     * they move nothing. Checked before the allowance, the pause and the owner and recipient.
+     */
+    function _spendAllowance(address owner, address spender, uint256 value) internal virtual override {
+        IResidentRegistry.AccountStatus status = _registry.statusOf(spender);
+        if (status != IResidentRegistry.AccountStatus.Active) revert CityTokenSpenderNotActive(spender, status);
+        super._spendAllowance(owner, spender, value);
     }
 
     /**

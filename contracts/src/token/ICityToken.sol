@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IResidentRegistry} from "../registry/IResidentRegistry.sol";
+
 /**
  * @title ICityToken
  * @dev The city's local currency beyond ERC-20 and EIP-2612: supply changes tied to bank
@@ -9,6 +11,10 @@ pragma solidity ^0.8.24;
  * 1 token = 1 KRW (`decimals() == 0`). Every supply change names a reference: a mint the fiat
  * deposit that backs it, a redemption the bank settlement that pays it out; each reference is
  * usable once. Invariant: `totalSupply() == totalMinted() - totalBurned()`.
+ *
+ * Only active accounts of the registry move tokens: the sender and the recipient of a transfer,
+ * the recipient of a mint, the holder of a redemption, and the spender of a `transferFrom` (the
+ * city's contracts that spend allowances are active `CityService` accounts).
  *
  * The pause uses OpenZeppelin's `Pausable`: its `Paused(address account)` and
  * `Unpaused(address account)` events and its `EnforcedPause()` and `ExpectedPause()` errors.
@@ -28,6 +34,12 @@ interface ICityToken {
 
     /// @dev `account` is not active in the registry (unregistered, frozen or retired).
     error CityTokenAccountNotActive(address account);
+
+    /**
+     * @dev `spender` tried to spend an allowance (`transferFrom`) but its registry status is
+     * `status`, not `Active`: only an active account may move someone else's tokens.
+     */
+    error CityTokenSpenderNotActive(address spender, IResidentRegistry.AccountStatus status);
 
     /// @dev {recoverBalance} was asked to move the balance of `account`, which is not retired.
     error CityTokenAccountNotRetired(address account);

@@ -28,9 +28,11 @@ import {IElections} from "./IElections.sol";
  * decryptions (spec section 8: no ballot is counted, so there is nothing to decrypt); any other
  * secret-ballot result needs at least `threshold` posted decryptions.
  *
- * Restricted functions are authorized by the city's AccessManager; the deployment maps {create},
- * {setElectionKey}, {open} and {publishResult} to `CityRoles.ELECTION_ADMIN`. Trustees and voters
- * act only for themselves (voters also through a relayer, with their EIP-712 signature).
+ * Restricted functions are authorized by the city's AccessManager. Which role may call which is
+ * decided in one place, `FUNCTION_ROLES` in `ledger/roles.py`, which the deployment applies; each
+ * function below names its role, and a test keeps those names equal to `FUNCTION_ROLES`.
+ * Trustees and voters act only for themselves (voters also through a relayer, with their
+ * EIP-712 signature).
  */
 contract Elections is IElections, AccessManaged, EIP712 {
     /// @dev The EIP-712 type a voter signs to have a ballot relayed ({castBallotFor}).

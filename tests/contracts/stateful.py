@@ -1,7 +1,7 @@
 """Stateful test of the city's contracts: hypothesis drives random sequences of register / freeze /
-unfreeze / recover / mint / redeem (burn) / transfer / pause / unpause against the REAL contracts
-on the embedded node, keeps a Python model of every account, and after every step checks the
-chain against the model.
+unfreeze / recover / mint / redeem (burn) / transfer / approve / transferFrom / pause / unpause
+against the REAL contracts on the embedded node, keeps a Python model of every account and every
+allowance, and after every step checks the chain against the model.
 
 Checked after every step (one JSON-RPC batch of storage reads):
 
@@ -10,6 +10,8 @@ Checked after every step (one JSON-RPC batch of storage reads):
   plus every earlier example's, whose final balances were read back through the ABI when that
   example ended; the last test re-reads them all through ``balanceOf``);
 * every balance, registry status, the pause flag and registeredCount equal the model's;
+* the allowance the step approved or spent equals the model's (spenders must be active: a frozen,
+  retired or unregistered spender is refused with CityTokenSpenderNotActive, whatever it holds);
 * the step's deposit or settlement reference is marked used on chain iff the model used it.
 
 Every step is one mined transaction sent WITHOUT a preflight simulation (fixed gas, see
@@ -19,11 +21,16 @@ recovered by replaying it at the parent block, and it must be exactly the error 
 caller...), while the invariants show that it moved nothing. A successful one must emit exactly the
 model's events, in order, and nothing else.
 
-One city is deployed per run; each hypothesis example uses fresh accounts (keys derived from a
+One city is deployed per part; each hypothesis example uses fresh accounts (keys derived from a
 counter, allowlisted on the node in chunks through its admin API), so examples are independent
 without redeploying.
 
-Profiles: CI runs >= 10,000 steps; ``CITYLEDGER_DEEP=1`` runs >= 100,000 (see docs/testing.md).
+The run is split in PARTS parts, each a test module of its own (test_stateful_part1.py, ...) with
+its own node and city and its share of the steps, so that ``make test`` (pytest-xdist,
+``--dist loadfile``: a module runs whole in one worker) runs the parts on different workers at
+once; see ``part``. Profiles (the total over all parts): CI runs >= 10,000 steps;
+``CITYLEDGER_DEEP=1`` runs >= 100,000; ``CITYLEDGER_STATEFUL_STEPS=N`` runs >= N (see
+docs/testing.md).
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple, cast
 
 import httpx
 import pytest
@@ -49,6 +57,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -79,7 +88,13 @@ from tests.support.processes import NodeProcess, free_port
 DEEP = os.environ.get("CITYLEDGER_DEEP", "") not in ("", "0")
 STEPS_PER_EXAMPLE = 50
 TARGET_STEPS = int(os.environ.get("CITYLEDGER_STATEFUL_STEPS") or (100_000 if DEEP else 10_000))
-"""Steps to run in total (at least); each example runs STEPS_PER_EXAMPLE of them."""
+"""Steps to run in total over all parts (at least); each example runs STEPS_PER_EXAMPLE of them."""
+PARTS = 2
+"""How many test modules share the steps: one per pytest-xdist worker of ``make test``."""
+PART_STEPS = math.ceil(TARGET_STEPS / PARTS)
+COVERAGE_FROM = 1_000
+"""A part this long must see every rule both succeed and be refused; a shorter one (a quick run
+with CITYLEDGER_STATEFUL_STEPS) checks the invariants and the audit only."""
 MAX_PEOPLE = 10
 """Accounts one example may create (registrations and recoveries then reuse them)."""
 FIXED_GAS = 1_000_000
@@ -87,6 +102,26 @@ MINT_LIMIT = 1_000_000
 """The test city's mint limit (tests/support/city.py), checked against the chain at start-up."""
 ADMIN_TOKEN = "stateful-test-admin-token"
 ZERO = "0x" + "00" * 20
+RULES_WITH_TWO_SIDES = (
+    "register",
+    "freeze",
+    "unfreeze",
+    "recover",
+    "mint",
+    "redeem",
+    "transfer",
+    "transfer_from",
+)
+"""The rules a run must see both succeed and be refused (approvals are never refused here)."""
+UNLIMITED = 2**256 - 1
+"""An allowance ERC-20 never decreases."""
+STATUS_WORDS = {
+    AccountStatus.NONE: "not registered",
+    AccountStatus.ACTIVE: "active",
+    AccountStatus.FROZEN: "frozen",
+    AccountStatus.RETIRED: "retired",
+}
+"""How ledger.contracts.errors names a registry status in CityTokenSpenderNotActive."""
 
 # -- fixed-gas sending ----------------------------------------------------------------------------
 
@@ -116,7 +151,7 @@ class FixedGasChain(Chain):
             raise RuntimeError(f"{method}: {answer['error']}")
         return answer["result"]
 
-    def batch(self, calls: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
+    def rpc_batch(self, calls: Sequence[tuple[str, Sequence[object]]]) -> list[Any]:
         body = [
             {"jsonrpc": "2.0", "id": i, "method": method, "params": list(params)}
             for i, (method, params) in enumerate(calls)
@@ -258,12 +293,19 @@ def mapping_slot(key: int | str | bytes, slot: int) -> str:
     return "0x" + keccak(word(key) + word(slot)).hex()
 
 
+def allowance_slot(owner: str, spender: str) -> str:
+    """ERC20._allowances[owner][spender]."""
+    inner = keccak(word(owner) + word(LAYOUT.allowances))
+    return "0x" + keccak(word(spender) + inner).hex()
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where CityToken and ResidentRegistry keep what the invariants read (checked at start-up
     against the ABI getters, and at the end of every example through them again)."""
 
     balances: int = 0  # ERC20._balances
+    allowances: int = 1  # ERC20._allowances
     total_supply: int = 2  # ERC20._totalSupply
     paused_slot: int = 8  # AccessManaged._authority, _consumingSchedule, Pausable._paused
     paused_byte: int = 21  # counted from the low end of the word
@@ -317,6 +359,8 @@ class Ledger:
     """The last example failed mid-step: resynchronise from the chain before the next one."""
     outcomes: Counter[str] = field(default_factory=Counter)
     refs: Iterator[int] = field(default_factory=itertools.count)
+    seconds: float = 0.0
+    """Time spent running steps."""
 
 
 @dataclass
@@ -341,7 +385,7 @@ class World:
             ("eth_getStorageAt", [address, hex(slot) if isinstance(slot, int) else slot, "latest"])
             for address, slot in reads
         ]
-        return [int(v, 16) for v in self.chain.batch(calls)]
+        return [int(v, 16) for v in self.chain.rpc_batch(calls)]
 
     def abi_reads(self, calls: Sequence[tuple[str, ContractFunction]]) -> list[int]:
         """View calls through the ABI in one batch (ints, bools, enums)."""
@@ -349,7 +393,7 @@ class World:
             ("eth_call", [{"to": address, "data": f._encode_transaction_data()}, "latest"])
             for address, f in calls
         ]
-        return [int(v, 16) for v in self.chain.batch(batch)]
+        return [int(v, 16) for v in self.chain.rpc_batch(batch)]
 
 
 # -- the state machine ----------------------------------------------------------------------------
@@ -390,12 +434,16 @@ class CityMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.people: list[Person] = []
+        self.by_address: dict[str, Person] = {}
         self.status: dict[str, AccountStatus] = {}
         self.balance: dict[str, int] = {}
         self.paused = False
         self.used_deposits: list[bytes] = []
         self.used_settlements: list[bytes] = []
         self.checked_ref: tuple[int, bytes] | None = None
+        self.allowance: dict[tuple[str, str], int] = {}
+        """(owner, spender) -> allowance, for every pair this example approved."""
+        self.checked_allowance: tuple[str, str] | None = None
         self.registry_changed = True
         """Read the registry statuses at the next check (the token cannot write them)."""
         self.verified = True
@@ -427,6 +475,7 @@ class CityMachine(RuleBasedStateMachine):
             mapping_slot(account.address, LAYOUT.registrations),
         )
         self.people.append(person)
+        self.by_address[person.address] = person
         self.status[person.address] = AccountStatus.NONE
         self.balance[person.address] = 0
         return person
@@ -504,10 +553,13 @@ class CityMachine(RuleBasedStateMachine):
     @initialize(
         kinds=st.lists(account_kinds, min_size=2, max_size=2),
         funding=st.lists(st.integers(min_value=0, max_value=100_000), min_size=2, max_size=2),
+        approval=st.integers(min_value=0, max_value=100_000),
     )
-    def start(self, kinds: list[AccountKind], funding: list[int]) -> None:
-        """Three new accounts; the first two registered and funded as drawn (set-up
-        transactions, not counted as steps; the invariants check them like any other)."""
+    def start(self, kinds: list[AccountKind], funding: list[int], approval: int) -> None:
+        """Three new accounts; the first two registered and funded as drawn, and the first
+        approving the second for ``approval`` (set-up transactions, not counted as steps; the
+        invariants check them like any other). The approval gives transferFrom an active
+        spender to start with; later steps freeze, retire and approve others."""
         world, ledger = self.world, self.world.ledger
         ledger.examples += 1
         if ledger.dirty:  # the previous example failed: take the chain's word for the totals
@@ -544,6 +596,11 @@ class CityMachine(RuleBasedStateMachine):
                 ledger.minted += amount
                 ledger.mints += 1
                 ledger.deposit_refs.add(ref)
+        if approval:
+            first, second = self.people[0], self.people[1]
+            world.city.token.approve(first.account, second.address, approval)
+            self.allowance[(first.address, second.address)] = approval
+            self.checked_allowance = (first.address, second.address)
         self.new_person()
 
     def teardown(self) -> None:
@@ -558,6 +615,7 @@ class CityMachine(RuleBasedStateMachine):
             world.city.token.contract.functions,
             world.city.registry.contract.functions,
         )
+        pairs = list(self.allowance)
         reads = world.abi_reads(
             [(world.token, token.balanceOf(p.address)) for p in self.people]
             + [(world.registry, registry.statusOf(p.address)) for p in self.people]
@@ -568,11 +626,13 @@ class CityMachine(RuleBasedStateMachine):
                 (world.token, token.paused()),
                 (world.registry, registry.registeredCount()),
             ]
+            + [(world.token, token.allowance(owner, spender)) for owner, spender in pairs]
         )
         n = len(self.people)
         assert reads[:n] == [self.balance[p.address] for p in self.people]
         assert reads[n : 2 * n] == [self.status[p.address] for p in self.people]
-        supply, minted, burned, paused, count = reads[2 * n :]
+        assert reads[2 * n + 5 :] == [self.allowance[pair] for pair in pairs]
+        supply, minted, burned, paused, count = reads[2 * n : 2 * n + 5]
         assert (minted, burned, bool(paused), count) == (
             ledger.minted,
             ledger.burned,
@@ -816,6 +876,119 @@ class CityMachine(RuleBasedStateMachine):
             apply,
         )
 
+    @rule(
+        owner_who=index,
+        spender_who=index,
+        mode=amount_modes,
+        seed=amount_seeds,
+        unlimited=st.integers(min_value=0, max_value=7),
+    )
+    def approve(
+        self, owner_who: int, spender_who: int, mode: AmountMode, seed: int, unlimited: int
+    ) -> None:
+        """An owner (mostly a funded one) approves a spender (mostly an active one): never refused,
+        whatever either's status, as an approval moves nothing and neither the registry nor the
+        pause is asked. One time in eight the allowance is unlimited (never decreased)."""
+        owner = self.pick(owner_who, funded)
+        spender = self.pick(spender_who, lambda status, _: status is AccountStatus.ACTIVE)
+        amount = (
+            UNLIMITED if unlimited == 7 else amount_for(mode, seed, self.balance[owner.address])
+        )
+        pair = (owner.address, spender.address)
+        self.perform(
+            "approve",
+            None,
+            lambda: self.world.city.token.approve(owner.account, spender.address, amount),
+            lambda: [log(self.world.token, "Approval", list(pair), [amount])],
+            lambda: self.allowance.__setitem__(pair, amount),
+        )
+        self.checked_allowance = pair
+
+    @precondition(lambda self: bool(self.allowance))  # once this example approved someone
+    @rule(
+        pair_who=index,
+        spender_who=index,
+        owner_who=index,
+        recipient_who=index,
+        mode=amount_modes,
+        seed=amount_seeds,
+    )
+    def transfer_from(
+        self,
+        pair_who: int,
+        spender_who: int,
+        owner_who: int,
+        recipient_who: int,
+        mode: AmountMode,
+        seed: int,
+    ) -> None:
+        """A spender pulls from an owner. Three draws in four a pair with an allowance left whose
+        spender is active and owner funded, if there is one; else mostly any pair with an
+        allowance left (its spender may have been frozen or retired since, or never registered);
+        else any two people. Refusals come in the token's order: the spender's status, the
+        allowance, the pause, the owner's and the recipient's status, the balance."""
+        approved = [pair for pair, left in self.allowance.items() if left > 0]
+        able = [
+            (o, s)
+            for o, s in approved
+            if self.status[s] is AccountStatus.ACTIVE and funded(self.status[o], self.balance[o])
+        ]
+        if able and pair_who % 4 != 3:
+            owner_address, spender_address = able[(pair_who // 4) % len(able)]
+        elif approved and pair_who % 8 != 7:
+            owner_address, spender_address = approved[(pair_who // 8) % len(approved)]
+        else:
+            owner_address = self.person(owner_who).address
+            spender_address = self.person(spender_who).address
+        owner, spender = self.by_address[owner_address], self.by_address[spender_address]
+        recipient = self.pick(recipient_who, lambda status, _: status is AccountStatus.ACTIVE)
+        pair = (owner.address, spender.address)
+        allowed = self.allowance.get(pair, 0)
+        balance = self.balance[owner.address]
+        amount = amount_for(mode, seed, min(allowed, balance))
+        error: Err | None = None
+        spender_status = self.status[spender.address]
+        if spender_status is not AccountStatus.ACTIVE:
+            error = Err(
+                "CityTokenSpenderNotActive",
+                {"spender": spender.address, "status": STATUS_WORDS[spender_status]},
+            )
+        elif allowed != UNLIMITED and allowed < amount:
+            error = Err(
+                "ERC20InsufficientAllowance",
+                {"spender": spender.address, "allowance": allowed, "needed": amount},
+            )
+        elif self.paused:
+            error = Err("EnforcedPause")
+        else:
+            error = self.not_active(owner) or self.not_active(recipient)
+        if error is None and balance < amount:
+            error = Err(
+                "ERC20InsufficientBalance",
+                {"sender": owner.address, "balance": balance, "needed": amount},
+            )
+
+        def apply() -> None:
+            self.balance[owner.address] -= amount
+            self.balance[recipient.address] += amount
+            if allowed != UNLIMITED:
+                self.allowance[pair] = allowed - amount
+
+        function = self.world.city.token.contract.functions.transferFrom(
+            owner.address, recipient.address, amount
+        )
+        self.perform(
+            "transfer_from",
+            error,
+            lambda: self.world.city.chain.transact(spender.account, function),
+            # Spending an allowance emits no Approval in OpenZeppelin 5: only the Transfer.
+            lambda: [
+                log(self.world.token, "Transfer", [owner.address, recipient.address], [amount])
+            ],
+            apply,
+        )
+        self.checked_allowance = pair
+
     @rule(action=st.integers(min_value=0, max_value=15), seed=amount_seeds)
     def pause_or_unpause(self, action: int, seed: int) -> None:
         """One rule for both (two rules would let swarm testing disable unpause and leave
@@ -866,6 +1039,8 @@ class CityMachine(RuleBasedStateMachine):
             reads += [(world.registry, p.registration_slot) for p in self.people]
         if self.checked_ref is not None:
             reads.append((world.token, mapping_slot(self.checked_ref[1], self.checked_ref[0])))
+        if self.checked_allowance is not None:
+            reads.append((world.token, allowance_slot(*self.checked_allowance)))
         values = world.storage(reads)
         supply, minted, burned, paused_word, count = values[:5]
         n = len(self.people)
@@ -882,24 +1057,25 @@ class CityMachine(RuleBasedStateMachine):
             self.registry_changed = False
         assert bool((paused_word >> (8 * LAYOUT.paused_byte)) & 0xFF) == self.paused
         assert count == ledger.registered_count
+        extra = values[5 + n + len(registrations) :]
         if self.checked_ref is not None:
             slot, ref = self.checked_ref
             used = ledger.deposit_refs if slot == LAYOUT.deposit_refs else ledger.settlement_refs
-            assert bool(values[-1]) == (ref in used), "reference use differs from the model"
+            assert bool(extra.pop(0)) == (ref in used), "reference use differs from the model"
             self.checked_ref = None
+        if self.checked_allowance is not None:
+            expected = self.allowance.get(self.checked_allowance, 0)
+            assert extra.pop(0) == expected, "allowance differs from the model"
+            self.checked_allowance = None
         self.verified = True
 
 
-# -- fixtures and tests ---------------------------------------------------------------------------
+# -- one part of the run: its node and city, its steps, its checks ---------------------------------
 
 
-@pytest.fixture(scope="module")
-def world(
-    tmp_path_factory: pytest.TempPathFactory, accounts: list[LocalAccount]
-) -> Iterator[World]:
-    """One node and one city for the whole run. ``--no-fsync``: durability is not under test
-    here and the data directory is thrown away (it makes each block ~30% cheaper)."""
-    root = tmp_path_factory.mktemp("stateful")
+def start_world(root: Path, accounts: list[LocalAccount], part: int) -> tuple[NodeProcess, World]:
+    """A node of its own for one part and the city deployed on it. ``--no-fsync``: durability is
+    not under test here and the data directory is thrown away (it makes each block ~30% cheaper)."""
     write_genesis(root / "genesis.json", accounts)
     node = NodeProcess(
         root / "genesis.json",
@@ -912,13 +1088,14 @@ def world(
         test_city = deploy_test_city(node.url, accounts, root / "stateful.json")
         chain = FixedGasChain(node.url)
         city = City.at(chain, test_city.city.manifest)
-        pool = AccountPool(chain, f"stateful-{os.getpid()}-{time.time_ns()}")
+        pool = AccountPool(chain, f"stateful-{part}-{os.getpid()}-{time.time_ns()}")
         world = World(test_city, city, chain, pool, Ledger(0, 0, 0, 0), city.token.mint_limit())
         assert world.mint_limit == MINT_LIMIT
         calibrate(world)
-        yield world
-    finally:
+    except BaseException:
         node.stop()
+        raise
+    return node, world
 
 
 def calibrate(world: World) -> None:
@@ -928,6 +1105,8 @@ def calibrate(world: World) -> None:
     city.registry.register(staff.registrar, holder.address, AccountKind.RESIDENT, 1, keccak(b"c"))
     city.token.mint(staff.treasury, holder.address, 7, "calibration-deposit")
     city.token.redeem(holder, 2, "calibration-settlement")
+    spender = staff.pauser.address  # any address: only the allowance's slot is checked
+    city.token.approve(holder, spender, 3)
     token, registry = world.token, world.registry
 
     def layout_matches(paused: bool, status: AccountStatus) -> None:
@@ -942,6 +1121,7 @@ def calibrate(world: World) -> None:
                 (token, mapping_slot(reference("calibration-settlement"), LAYOUT.settlement_refs)),
                 (registry, mapping_slot(holder.address, LAYOUT.registrations)),
                 (registry, LAYOUT.registered_count),
+                (token, allowance_slot(holder.address, spender)),
             ]
         )
         expected = [
@@ -954,6 +1134,7 @@ def calibrate(world: World) -> None:
             1,
             int(city.registry.registration_of(holder.address).status),
             city.registry.registered_count(),
+            city.token.allowance(holder.address, spender),
         ]
         actual = [
             *values[:4],
@@ -962,11 +1143,17 @@ def calibrate(world: World) -> None:
             values[6],
             (values[7] >> (8 * LAYOUT.status_byte)) & 0xFF,
             values[8],
+            values[9],
         ]
         assert actual == expected, (
             "the contracts' storage layout changed: update LAYOUT in this file"
         )
-        assert (expected[0], expected[4], expected[7]) == (5, int(paused), int(status))
+        assert (expected[0], expected[4], expected[7], expected[9]) == (
+            5,
+            int(paused),
+            int(status),
+            3,
+        )
 
     layout_matches(False, AccountStatus.ACTIVE)
     city.token.pause(staff.pauser)
@@ -985,55 +1172,63 @@ def calibrate(world: World) -> None:
     ledger.mints, ledger.redemptions = 1, 1
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(0 if DEEP else 1200)
-def test_random_operations_keep_the_supply_invariant_and_the_rules(
-    world: World, capsys: pytest.CaptureFixture[str]
-) -> None:
+def run_steps(world: World, until: int) -> None:
+    """Run examples of CityMachine until the part has made ``until`` steps."""
     CityMachine.world = world
     ledger = world.ledger
     started = time.perf_counter()
-    while ledger.steps < TARGET_STEPS:
-        examples = math.ceil((TARGET_STEPS - ledger.steps) / STEPS_PER_EXAMPLE)
-        run_state_machine_as_test(
-            CityMachine,
-            settings=settings(
-                max_examples=examples,
-                stateful_step_count=STEPS_PER_EXAMPLE,
-                deadline=None,
-                database=None,
-                print_blob=True,
-                suppress_health_check=[
-                    HealthCheck.too_slow,
-                    HealthCheck.filter_too_much,
-                    HealthCheck.data_too_large,
-                ],
-            ),
-        )
-    elapsed = time.perf_counter() - started
-    with capsys.disabled():
-        print(
-            f"\nstateful: {ledger.steps} steps in {ledger.examples} examples, {elapsed:.0f} s, "
-            f"{ledger.steps / elapsed:.1f} steps/s; {ledger.mints} mints, "
-            f"{ledger.redemptions} redemptions, {len(ledger.touched)} accounts"
-        )
-        for outcome, count in sorted(ledger.outcomes.items()):
-            print(f"  {outcome:<48} {count:>7}")
-    assert ledger.steps >= TARGET_STEPS
-    # Every rule succeeded sometimes and was refused sometimes (the run explored both sides).
-    for name in ("register", "freeze", "unfreeze", "recover", "mint", "redeem", "transfer"):
+    try:
+        while ledger.steps < until:
+            run_state_machine_as_test(
+                CityMachine,
+                settings=settings(
+                    max_examples=math.ceil((until - ledger.steps) / STEPS_PER_EXAMPLE),
+                    stateful_step_count=STEPS_PER_EXAMPLE,
+                    deadline=None,
+                    database=None,
+                    print_blob=True,
+                    suppress_health_check=[
+                        HealthCheck.too_slow,
+                        HealthCheck.filter_too_much,
+                        HealthCheck.data_too_large,
+                    ],
+                ),
+            )
+    finally:
+        ledger.seconds += time.perf_counter() - started
+
+
+def report(world: World, part: int) -> str:
+    ledger = world.ledger
+    rate = ledger.steps / ledger.seconds if ledger.seconds else 0.0
+    lines = [
+        f"stateful part {part}/{PARTS}: {ledger.steps} steps in {ledger.examples} examples, "
+        f"{ledger.seconds:.0f} s, {rate:.1f} steps/s; {ledger.mints} mints, "
+        f"{ledger.redemptions} redemptions, {len(ledger.touched)} accounts"
+    ]
+    lines += [f"  {outcome:<48} {n:>7}" for outcome, n in sorted(ledger.outcomes.items())]
+    return "\n".join(lines)
+
+
+def check_coverage(world: World) -> None:
+    """Every rule succeeded sometimes and was refused sometimes (the part explored both sides)."""
+    ledger = world.ledger
+    assert ledger.steps >= PART_STEPS
+    if PART_STEPS < COVERAGE_FROM:
+        return
+    for name in RULES_WITH_TWO_SIDES:
         assert ledger.outcomes[f"{name}: ok"] > 0, name
         assert (
             sum(n for o, n in ledger.outcomes.items() if o.startswith(f"{name}: "))
             > (ledger.outcomes[f"{name}: ok"])
         ), name
+    assert ledger.outcomes["approve: ok"] > 0  # approvals are never refused here
+    assert ledger.outcomes["transfer_from: CityTokenSpenderNotActive"] > 0
 
 
-@pytest.mark.slow
-def test_every_account_ever_touched_adds_up_to_the_supply_and_every_change_has_one_reference(
-    world: World,
-) -> None:
-    """After the run: re-read every account through balanceOf, and audit the supply's trail."""
+def audit(world: World) -> None:
+    """Re-read every account the part ever touched through balanceOf (their sum must be the
+    supply) and audit the supply's trail: one distinct reference per mint and per redemption."""
     ledger, token = world.ledger, world.city.token
     addresses = list(ledger.touched)
     balances: list[int] = []
@@ -1063,3 +1258,62 @@ def test_every_account_ever_touched_adds_up_to_the_supply_and_every_change_has_o
     assert set(settlement_refs) == ledger.settlement_refs
     assert sum(e["args"]["amount"] for e in minted_events) == minted
     assert sum(e["args"]["amount"] for e in redeemed_events) == burned
+
+
+class Part(NamedTuple):
+    """What a part's test module binds to its own names, for pytest to collect (in this order)."""
+
+    world: Any
+    """The module-scoped ``world`` fixture: the part's node and city."""
+    steps: Callable[..., None]
+    coverage: Callable[..., None]
+    audit: Callable[..., None]
+
+
+def part(number: int) -> Part:
+    """The fixture and the three tests of part ``number`` (1 to PARTS) of the run.
+
+    Why three tests, the long one first: xdist's loadfile scheduler gives a worker its next
+    module as soon as the worker has two tests or fewer left to run (``LoadScopeScheduling.
+    _reschedule`` in pytest-xdist 3.8). While this part's steps run, its worker still has three
+    (the run and the two checks after it), so the worker takes no other module until the run is
+    over and the next part goes to the other worker. With one long test and one check, both
+    parts would queue on the same worker and run one after the other, as the single module did.
+    """
+    assert 1 <= number <= PARTS
+
+    @pytest.fixture(scope="module", name="world")
+    def world_fixture(
+        tmp_path_factory: pytest.TempPathFactory, accounts: list[LocalAccount]
+    ) -> Iterator[World]:
+        node, world = start_world(tmp_path_factory.mktemp(f"stateful-{number}"), accounts, number)
+        try:
+            yield world
+        finally:
+            node.stop()
+
+    @pytest.mark.slow
+    @pytest.mark.timeout(0 if DEEP else 1200)
+    def test_random_operations_keep_the_invariants_and_the_rules(world: World) -> None:
+        run_steps(world, PART_STEPS)
+
+    @pytest.mark.slow
+    def test_every_rule_was_seen_succeeding_and_refused(
+        world: World, request: pytest.FixtureRequest
+    ) -> None:
+        # The step count, rate and outcomes: shown with -rP (also from xdist workers) or a failure.
+        request.node.add_report_section("call", "stateful run", report(world, number))
+        check_coverage(world)
+
+    @pytest.mark.slow
+    def test_every_account_ever_touched_adds_up_to_the_supply_with_one_reference_per_change(
+        world: World,
+    ) -> None:
+        audit(world)
+
+    return Part(
+        world_fixture,
+        test_random_operations_keep_the_invariants_and_the_rules,
+        test_every_rule_was_seen_succeeding_and_refused,
+        test_every_account_ever_touched_adds_up_to_the_supply_with_one_reference_per_change,
+    )
