@@ -1,6 +1,11 @@
 """One JSON-RPC endpoint, used the way a careful wallet does: sign locally, simulate before
 sending so a revert is explained in words, keep nonces straight, wait for the receipt.
 
+A node keeps unmined transactions only in memory (the embedded node, geth and Besu alike): a
+crash before sealing forgets them. So a Chain keeps the signed bytes of what it sent (or
+relayed) until it has seen the receipt, and while it waits it resends them whenever the node no
+longer knows the transaction; the caller never resends by hand.
+
 Nothing else in CityLedger builds or sends a transaction: wrappers in ``ledger.contracts`` call
 :meth:`Chain.transact` and :meth:`Chain.call`, so every caller gets the same error handling.
 """
@@ -9,12 +14,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, TypedDict, Unpack
 
 import requests
+import structlog
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
@@ -35,6 +42,8 @@ from ledger.exceptions import (
 )
 from ledger.receipts import ReceiptWatcher
 
+log = structlog.get_logger("cityledger.chain")
+
 RPC_BATCH = 500
 """JSON-RPC requests per batch (the embedded node accepts 1,000, Besu 1,024 by default)."""
 GAS_MARGIN_PERCENT = 10
@@ -48,6 +57,12 @@ calls use a fifth of it. Deployments are still estimated."""
 
 _NONCE_TAKEN = ("nonce too low", "already known", "known transaction", "replacement transaction")
 """How nodes say a nonce is used already (geth/anvil/embedded node, and Besu's wording)."""
+_ALREADY_KNOWN = ("already known", "known transaction", "already imported")
+RESEND_CHECK = 2.0
+"""Seconds between looks, while waiting for a receipt, at whether the node still knows the
+transaction (and the signed bytes are resent if not)."""
+IN_FLIGHT_LIMIT = 10_000
+"""Signed transactions kept for resending at most (the oldest are forgotten first)."""
 
 
 class TransactionFields(TypedDict, total=False):
@@ -83,12 +98,19 @@ class Chain:
         self._nonce_lock = threading.Lock()
         self._nonces: dict[str, int] = {}
         self._receipts = ReceiptWatcher(self.w3)
+        self._in_flight: OrderedDict[bytes, bytes] = OrderedDict()
+        """Hash → signed bytes of what this Chain sent and has not seen mined yet."""
+        self._in_flight_lock = threading.Lock()
+        self._reached = False
+        """Whether the node ever answered: a node gone after that is restarting, so a wait for
+        a receipt rides it out; one that never answered is refused at once."""
 
     @contextmanager
     def rpc_errors(self) -> Iterator[None]:
         """Turn transport failures into ChainUnavailableError, reverts into domain errors."""
         try:
             yield
+            self._reached = True
         except requests.exceptions.ConnectionError as exc:
             raise ChainUnavailableError(
                 f"cannot reach the chain node at {self.rpc_url} (is it running?)"
@@ -234,7 +256,9 @@ class Chain:
             raw = signer.sign_transaction(dict(tx)).raw_transaction  # type: ignore[arg-type]
             try:
                 with self.rpc_errors():
-                    return HexBytes(self.w3.eth.send_raw_transaction(raw))
+                    tx_hash = HexBytes(self.w3.eth.send_raw_transaction(raw))
+                self._keep(tx_hash, bytes(raw))
+                return tx_hash
             except Web3RPCError as exc:
                 message = str(exc.message or exc)
                 taken = any(refusal in message.lower() for refusal in _NONCE_TAKEN)
@@ -252,11 +276,68 @@ class Chain:
         """Relay a transaction someone else signed (the API's non-custodial path)."""
         try:
             with self.rpc_errors():
-                return HexBytes(self.w3.eth.send_raw_transaction(raw))
+                tx_hash = HexBytes(self.w3.eth.send_raw_transaction(raw))
         except Web3RPCError as exc:
             raise TransactionRefusedError(
                 f"the node refused the transaction: {exc.message}"
             ) from exc
+        self._keep(tx_hash, raw)
+        return tx_hash
+
+    def _keep(self, tx_hash: HexBytes, raw: bytes) -> None:
+        with self._in_flight_lock:
+            self._in_flight[bytes(tx_hash)] = raw
+            if len(self._in_flight) > IN_FLIGHT_LIMIT:
+                self._in_flight.popitem(last=False)
+
+    def _mined(self, tx_hash: HexBytes) -> None:
+        with self._in_flight_lock:
+            self._in_flight.pop(bytes(tx_hash), None)
+
+    def in_flight(self, tx_hash: HexBytes) -> bool:
+        """Whether this Chain holds the signed bytes of ``tx_hash`` (sent, not yet seen mined)."""
+        with self._in_flight_lock:
+            return bytes(tx_hash) in self._in_flight
+
+    def resend_if_forgotten(self, tx_hash: HexBytes) -> bool:
+        """Send the kept bytes of ``tx_hash`` again if the node does not know it (its pool was
+        lost in a crash); returns whether it resent. A transaction whose nonce another one took
+        meanwhile can never be mined: that raises :class:`TransactionFailedError`."""
+        with self._in_flight_lock:
+            raw = self._in_flight.get(bytes(tx_hash))
+        if raw is None:
+            return False
+        if self.knows(tx_hash):
+            return False
+        try:
+            with self.rpc_errors():
+                self.w3.eth.send_raw_transaction(raw)
+        except Web3RPCError as exc:
+            message = str(exc.message or exc).lower()
+            if any(known in message for known in _ALREADY_KNOWN):
+                return False
+            self._mined(tx_hash)
+            if "nonce too low" in message:
+                raise TransactionFailedError(
+                    f"transaction {tx_hash.to_0x_hex()} was dropped by the node and its nonce "
+                    "was used by another transaction: it will never be mined"
+                ) from exc
+            raise TransactionRefusedError(
+                f"the node refused to take transaction {tx_hash.to_0x_hex()} back: {message}"
+            ) from exc
+        log.info("transaction_resent", tx_hash=tx_hash.to_0x_hex())
+        return True
+
+    def knows(self, tx_hash: HexBytes) -> bool:
+        """Whether the node has the transaction, pending or mined."""
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            with self.rpc_errors():
+                self.w3.eth.get_transaction(tx_hash)
+        except TransactionNotFound:
+            return False
+        return True
 
     def wait(self, tx_hash: HexBytes) -> TxReceipt:
         """The receipt, or the reason the transaction failed."""
@@ -269,10 +350,29 @@ class Chain:
 
     def settled(self, tx_hash: HexBytes, timeout: float) -> TxReceipt | None:
         """The receipt once mined, ``None`` while still pending after ``timeout`` seconds;
-        a transaction mined as failed raises its reason."""
-        with self.rpc_errors():
-            receipt = self._receipts.wait(bytes(tx_hash), timeout)
-        return None if receipt is None else self.succeeded(receipt)
+        a transaction mined as failed raises its reason.
+
+        While it waits, it resends the kept bytes if the node forgot the transaction, and it
+        rides out a node that is restarting (an unreachable node raises only when the wait is
+        over, or at once if it was unreachable from the start)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                with self.rpc_errors():
+                    receipt = self._receipts.wait(
+                        bytes(tx_hash), max(0.0, min(remaining, RESEND_CHECK))
+                    )
+                if receipt is not None:
+                    self._mined(tx_hash)
+                    return self.succeeded(receipt)
+                self.resend_if_forgotten(tx_hash)
+                if remaining <= RESEND_CHECK:
+                    return None
+            except ChainUnavailableError:
+                if not self._reached or deadline - time.monotonic() <= 0:
+                    raise
+                time.sleep(min(RESEND_CHECK, max(0.0, deadline - time.monotonic())))
 
     def succeeded(self, receipt: TxReceipt) -> TxReceipt:
         """``receipt`` if its transaction succeeded; a failed one raises its reason."""

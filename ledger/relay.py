@@ -188,19 +188,7 @@ def relay(chain: Chain, tx: SignedTransaction, *, wait: float) -> Relayed:
     try:
         chain.send_raw(tx.raw)
     except TransactionRefusedError:
-        if not _known(chain, tx_hash):
+        if not chain.knows(tx_hash):
             raise
     receipt = chain.settled(tx_hash, wait)
     return Relayed(bytes(tx_hash), None if receipt is None else int(receipt["blockNumber"]))
-
-
-def _known(chain: Chain, tx_hash: Any) -> bool:
-    """Whether the node has the transaction (a repeat of one already sent)."""
-    from web3.exceptions import TransactionNotFound
-
-    try:
-        with chain.rpc_errors():
-            chain.w3.eth.get_transaction(tx_hash)
-    except TransactionNotFound:
-        return False
-    return True

@@ -155,3 +155,27 @@ def test_a_transaction_failed_by_an_earlier_one_of_its_block_gets_its_reason(
     assert caught.value.error == "ERC20InsufficientBalance"
     assert caught.value.error_args["sender"] == spender.address
     assert chain.call(token.functions.balanceOf(payee)) == 10
+
+
+def test_a_transaction_lost_in_a_crash_is_resent_by_the_waiting_chain(
+    node_factory: Callable[..., NodeProcess], tmp_path: Path
+) -> None:
+    """A node keeps unmined transactions in memory only: kill -9 between send and seal forgot
+    527 of 642 in the fault drill. The Chain that sent one keeps its signed bytes and, while
+    it waits for the receipt (riding out the restart), sends them again."""
+    sender, recipient = make_accounts(2, "crash-resend")
+    write_genesis(tmp_path / "genesis.json", [sender, recipient])
+    node = node_factory(tmp_path / "genesis.json", "--block-period", "4")
+    chain = Chain(node.url, chain_id=44051)
+    chain.wait(chain.send(sender, to=recipient.address, value=1))  # starts a block period
+    lost = chain.send(sender, to=recipient.address, value=2)  # waits in the pool for ~4 s
+    assert chain.in_flight(lost)
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(chain.wait, lost)
+        node.kill9()  # before the sealer's next block
+        node.start()
+        receipt = waiting.result(timeout=120)
+    assert receipt["status"] == 1
+    assert receipt["transactionHash"] == lost
+    assert not chain.in_flight(lost)  # mined: the bytes are let go
+    assert chain.w3.eth.get_balance(recipient.address) == 10**24 + 3
