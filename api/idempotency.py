@@ -7,6 +7,10 @@ once. The same key with a different request is refused (422). Only successes are
 request that fails leaves nothing behind (our operations have no effect when they fail), so its
 key is released and a corrected retry may reuse it. A claim left by a crashed process is taken
 over after ``idempotency_lock`` seconds.
+
+A stored ``202`` (sent, not yet mined) is not the end of the story: a repeat asks the route's
+``recheck`` to look at the chain again (and to send the transaction again if the node lost it),
+and stores and answers what is true now.
 """
 
 from __future__ import annotations
@@ -36,6 +40,17 @@ from api.models import IdempotencyRecord, utcnow
 REPLAY_HEADER = "Idempotent-Replayed"
 
 Outcome = tuple[int, BaseModel]
+PENDING_STATUS = 202
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A finished request's stored answer."""
+
+    record_id: uuid.UUID
+    status: int
+    content: Any
+
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -60,9 +75,17 @@ class Idempotency:
     target: str
 
     def run(
-        self, session: Session, body: BaseModel | None, operation: Callable[[], Outcome]
+        self,
+        session: Session,
+        body: BaseModel | None,
+        operation: Callable[[], Outcome],
+        *,
+        recheck: Callable[[Any], Outcome] | None = None,
     ) -> JSONResponse:
-        """Run ``operation`` once per key; its DB writes in ``session`` commit with the result."""
+        """Run ``operation`` once per key; its DB writes in ``session`` commit with the result.
+
+        ``recheck(stored_content)`` answers a repeat of a request whose stored answer was
+        ``202`` (pending): what is true now, stored in place of it."""
         if self.key is None:
             status, model = operation()
             session.commit()
@@ -72,8 +95,8 @@ class Idempotency:
         # pooled connection while it waits for another (the claim, or a concurrent first).
         session.rollback()
         claimed = self._claim(digest)
-        if isinstance(claimed, JSONResponse):
-            return claimed
+        if isinstance(claimed, Stored):
+            return self._replay(session, claimed, recheck)
         try:
             status, model = operation()
         except BaseException:
@@ -97,7 +120,7 @@ class Idempotency:
         }
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
-    def _claim(self, digest: str) -> uuid.UUID | JSONResponse:
+    def _claim(self, digest: str) -> uuid.UUID | Stored:
         assert self.key is not None
         deadline = time.monotonic() + self.settings.idempotency_wait
         pause = 0.02
@@ -143,10 +166,10 @@ class Idempotency:
                         )
                         session.commit()
                         continue
-                    return JSONResponse(
+                    return Stored(
+                        existing.id,
+                        existing.status_code,
                         json.loads(existing.response_body or "null"),
-                        status_code=existing.status_code,
-                        headers={REPLAY_HEADER: "true"},
                     )
                 stale = now - timedelta(seconds=self.settings.idempotency_lock)
                 taken = session.execute(
@@ -172,6 +195,21 @@ class Idempotency:
                 )
             time.sleep(pause)
             pause = min(pause * 2, 0.25)
+
+    def _replay(
+        self, session: Session, stored: Stored, recheck: Callable[[Any], Outcome] | None
+    ) -> JSONResponse:
+        status, content = stored.status, stored.content
+        if status == PENDING_STATUS and recheck is not None:
+            status, model = recheck(content)
+            content = jsonable_encoder(model)
+            session.execute(
+                update(IdempotencyRecord)
+                .where(col(IdempotencyRecord.id) == stored.record_id)
+                .values(status_code=status, response_body=json.dumps(content))
+            )
+            session.commit()
+        return JSONResponse(content, status_code=status, headers={REPLAY_HEADER: "true"})
 
     def _release(self, record_id: uuid.UUID) -> None:
         with Session(self.engine) as session:

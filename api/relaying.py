@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, Protocol, TypeVar, cast
 
 from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from pydantic import BaseModel
 
 from api.core.errors import ApiError
 from api.schemas import RelayResult
@@ -98,3 +100,37 @@ def merchant_relay(
     """A merchant's own signed ``function`` call (after its optional approval), relayed."""
     tx, called = checked(services, raw_hex, merchant, {function})
     return submit(services, tx, called, checked_approval(services, approve_hex, merchant))
+
+
+class SentTransaction(Protocol):
+    """What a relay's answer says of the transaction it sent (RelayResult, CastReceipt)."""
+
+    tx_hash: str
+    status: str
+    block_number: int | None
+
+
+Sent = TypeVar("Sent", bound=BaseModel)
+
+
+def recheck(
+    services: Services, kind: type[Sent], stored: Any, again: Callable[[], tuple[int, Sent]]
+) -> tuple[int, Sent]:
+    """A repeat of a relay answered ``202`` (sent, not mined in the relay wait): look again.
+
+    Mined since: ``201``. Still pending, or forgotten by a node that crashed while this
+    process still holds the signed bytes (:class:`ledger.chain.Chain` sends them again as it
+    waits): ``202``, or ``201`` if it is mined within the wait. Forgotten and its bytes gone
+    with a restarted API: sent anew (``again``), which is safe because nothing of it exists
+    anywhere to be mined twice."""
+    answer = kind.model_validate(stored)
+    sent = cast(SentTransaction, answer)
+    chain = services.city.chain
+    tx_hash = HexBytes(sent.tx_hash)
+    if not chain.in_flight(tx_hash) and not chain.knows(tx_hash):
+        return again()
+    receipt = chain.settled(tx_hash, services.settings.relay_wait)
+    if receipt is None:
+        return 202, answer
+    update = {"status": "confirmed", "block_number": int(receipt["blockNumber"])}
+    return 201, answer.model_copy(update=update)

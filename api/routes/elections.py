@@ -11,6 +11,7 @@ from eth_utils import encode_hex, keccak, to_checksum_address
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 
+from api import relaying
 from api.core.errors import ApiError
 from api.deps import AddressPath, CurrentPrincipal, ServicesDep, SessionDep, checked_address
 from api.elections.board import Cast, board_of, casts_of, live_board
@@ -502,7 +503,12 @@ def relay_ballot(
         )
         return cast_receipt(cast, "castBallotFor", sent, code=code)
 
-    return idempotency.run(session, body, send)
+    return idempotency.run(
+        session,
+        body,
+        send,
+        recheck=lambda stored: relaying.recheck(services, CastReceipt, stored, send),
+    )
 
 
 @router.post(
@@ -570,4 +576,9 @@ def relay_vote(
         )
         return cast_receipt(cast, "castVoteFor", sent, choices=sorted(chosen))
 
-    return idempotency.run(session, body, send)
+    return idempotency.run(
+        session,
+        body,
+        send,
+        recheck=lambda stored: relaying.recheck(services, CastReceipt, stored, send),
+    )

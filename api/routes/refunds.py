@@ -76,4 +76,4 @@ def relay_refund(
             services, body.raw_transaction, body.approve_transaction, merchant, "refund"
         )
 
-    return idempotency.run(session, body, send)
+    return idempotency.run(session, body, send, recheck=lambda _stored: send())

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from hexbytes import HexBytes
 from sqlmodel import Session
-from web3.types import TxReceipt
 
 from api import relaying
 from api.core import scopes
@@ -47,7 +47,9 @@ def relay_transaction(
         tx, function = relaying.checked(services, body.raw_transaction, sender, functions)
         return relaying.submit(services, tx, function, None)
 
-    return idempotency.run(session, body, send)
+    # A repeat of a pending answer relays the same bytes again: mined, known or lost, relay()
+    # answers what is true (and sends them again if the node forgot them).
+    return idempotency.run(session, body, send, recheck=lambda _stored: send())
 
 
 @router.post("/pay", status_code=201, response_model=RelayResult, responses=PENDING)
@@ -78,25 +80,32 @@ def relay_pay(
             bytes.fromhex(body.order.salt[2:]),
         )
         _check_authorization(services.router_address, services.chain_id, payer, order, body)
+        chain = services.city.chain
         with services.invoice_locks.hold(order.ref):
             try:
-                receipt = _pay_for(services, payer, order, body)
+                tx_hash = _send_pay_for(services, payer, order, body)
             except InvoiceClosedError:
                 settled = _paid_by(services, session, payer, order)
                 if settled is None:
                     raise
                 return 200, settled  # a retry of a payment that went through: say so
-        return 201, RelayResult(
-            tx_hash=receipt["transactionHash"].to_0x_hex(),
+            receipt = chain.settled(tx_hash, services.settings.relay_wait)
+        return (201 if receipt else 202), RelayResult(
+            tx_hash=tx_hash.to_0x_hex(),
             function="payFor",
-            status="confirmed",
-            block_number=receipt["blockNumber"],
+            status="confirmed" if receipt else "pending",
+            block_number=receipt["blockNumber"] if receipt else None,
         )
 
-    return idempotency.run(session, body, send)
+    return idempotency.run(
+        session,
+        body,
+        send,
+        recheck=lambda stored: relaying.recheck(services, RelayResult, stored, send),
+    )
 
 
-def _pay_for(services: Services, payer: str, order: Order, body: PayForRequest) -> TxReceipt:
+def _send_pay_for(services: Services, payer: str, order: Order, body: PayForRequest) -> HexBytes:
     """``payFor`` sent by the service account (its dry run refuses a payment the router
     would, with the contract's error, before anything is sent)."""
     router = services.city.payments
@@ -113,7 +122,7 @@ def _pay_for(services: Services, payer: str, order: Order, body: PayForRequest) 
         if body.permit is not None
         else None
     )
-    return router.pay_for(
+    return router.send_pay_for(
         services.service_signer,
         payer,
         order,

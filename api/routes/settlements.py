@@ -81,4 +81,4 @@ def request_settlement(
             services, body.raw_transaction, body.approve_transaction, merchant, "requestRedemption"
         )
 
-    return idempotency.run(session, body, send)
+    return idempotency.run(session, body, send, recheck=lambda _stored: send())

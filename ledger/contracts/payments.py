@@ -14,6 +14,8 @@ from functools import cached_property
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
@@ -249,7 +251,32 @@ class PaymentRouter(ContractWrapper):
         permit: Permit | None = None,
     ) -> TxReceipt:
         """Relay the payment of ``order`` that ``payer_address`` signed with :meth:`sign_pay`,
-        with the payer's permit (see :meth:`sign_permit`) unless it approved the router already."""
+        with the payer's permit (see :meth:`sign_permit`) unless it approved the router already;
+        waits for the receipt."""
+        call = self._pay_for_call(payer_address, order, deadline, signature, permit)
+        return self.chain.transact(relayer, call)
+
+    def send_pay_for(
+        self,
+        relayer: LocalAccount,
+        payer_address: str,
+        order: Order,
+        deadline: int,
+        signature: bytes,
+        permit: Permit | None = None,
+    ) -> HexBytes:
+        """:meth:`pay_for` without waiting (the dry run still comes first): the hash sent."""
+        call = self._pay_for_call(payer_address, order, deadline, signature, permit)
+        return self.chain.send(relayer, call)
+
+    def _pay_for_call(
+        self,
+        payer_address: str,
+        order: Order,
+        deadline: int,
+        signature: bytes,
+        permit: Permit | None,
+    ) -> ContractFunction:
         payer = to_checksum_address(payer_address)
         permit_args: tuple[int, int, bytes, bytes] = (0, 0, _ZERO_REF, _ZERO_REF)
         if permit is not None:
@@ -263,9 +290,7 @@ class PaymentRouter(ContractWrapper):
                     f"the invoice amount, ₩{order.amount:,}"
                 )
             permit_args = (permit.deadline, permit.v, permit.r, permit.s)
-        return self._send(
-            relayer, "payFor", payer, order.as_tuple(), deadline, signature, *permit_args
-        )
+        return self._fn("payFor", payer, order.as_tuple(), deadline, signature, *permit_args)
 
     def cancel_invoice(self, merchant: LocalAccount, order: Order) -> TxReceipt:
         return self._send(merchant, "cancelInvoice", order.as_tuple())
