@@ -52,6 +52,10 @@ from ledger.indexer.reorg import (
 )
 
 MAX_RETRIES_PER_RUN = 20
+MAX_BACKOFF = 30.0
+"""The longest pause between retries of a node that refuses reads."""
+PROBE_INTERVAL = 0.5
+"""Seconds between cheap looks at an unreachable node, to resume as soon as it is back."""
 
 
 def manifest_contracts(manifest: Manifest) -> dict[str, str]:
@@ -314,18 +318,39 @@ class Indexer:
         assert after is not None
         return after
 
+    def _await_node(self, stop_event: threading.Event, limit: float) -> None:
+        """Wait up to ``limit`` seconds for the node to answer again, probing it cheaply."""
+        deadline = time.monotonic() + limit
+        while not stop_event.wait(min(PROBE_INTERVAL, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return
+            try:
+                self.extractor.head()
+            except ChainError:
+                continue
+            self.log.info("chain_reachable_again")
+            return
+
     def follow(self, stop_event: threading.Event, poll_interval: float = 1.0) -> None:
         """Index, then keep following the head until ``stop_event`` is set. A chain that is
         unreachable or refuses reads is retried with backoff; a chain reset stops with
-        ChainResetError (an IndexerError, not a ChainError)."""
+        ChainResetError (an IndexerError, not a ChainError).
+
+        While an unreachable node is waited for, it is probed (``eth_blockNumber``) every
+        ``PROBE_INTERVAL``: indexing resumes as soon as it answers, not when the backoff (up
+        to 30 s) runs out. The backoff paces the retries of a node that answers but refuses
+        the reads, and the warnings."""
         backoff = poll_interval
         while not stop_event.is_set():
             try:
                 stats = self.run_once()
             except ChainError as exc:  # unreachable, or refusing reads: try again later
                 self.log.warning("chain_error", error=str(exc), retry_in=backoff)
-                stop_event.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                if isinstance(exc, ChainUnavailableError):
+                    self._await_node(stop_event, backoff)
+                else:
+                    stop_event.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             backoff = poll_interval
             if stats.batches:
