@@ -22,8 +22,8 @@ from eth.exceptions import HeaderNotFound
 from eth_typing import BlockNumber, Hash32
 from eth_utils import encode_hex, to_canonical_address
 
-from ledger.exceptions import GenesisMismatchError, StoreCorruptedError
 from ledger.node.config import GenesisConfig
+from ledger.node.errors import GenesisMismatchError, StoreCorruptedError
 from ledger.node.store import LevelStore
 from ledger.node.vm import build_chain_class
 

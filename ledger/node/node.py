@@ -29,9 +29,13 @@ from eth_keys.exceptions import BadSignature
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError, encode_hex, to_canonical_address
 
-from ledger.exceptions import NodeError, TransactionRejected
-from ledger.node import rpc_codes
 from ledger.node.config import GenesisConfig, NodeOptions
+from ledger.node.errors import (
+    ExecutionFailed,
+    QueryLimitExceeded,
+    RejectReason,
+    TransactionRejected,
+)
 from ledger.node.genesis import META_HEAD, open_chain
 from ledger.node.permissioning import AccountAllowlist
 from ledger.node.sealer import SealedBlock, Sealer, build_block
@@ -44,15 +48,6 @@ log = structlog.get_logger("cityledger.node")
 _BLOB_TX_TYPE = 3
 _CONTEXT_CACHE_BLOCKS = 256
 _DROPPED_MEMORY = 10_000
-
-
-class ExecutionFailed(NodeError):
-    """An ``eth_call`` or gas estimate failed; ``data`` is the revert data, if any."""
-
-    def __init__(self, message: str, data: bytes = b"") -> None:
-        super().__init__(message)
-        self.message = message
-        self.data = data
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,24 +206,24 @@ class Node:
         sender = self._recover_sender(tx)
         if not sender_allowed(self.allowlist, sender):
             raise TransactionRejected(
+                RejectReason.SENDER_NOT_AUTHORIZED,
                 f"sender account {encode_hex(sender)} is not authorized to send transactions",
-                rpc_codes.SENDER_NOT_AUTHORIZED,
             )
         gas_target = self._head.gas_limit // ELASTICITY_MULTIPLIER
         if tx.gas > gas_target:
             raise TransactionRejected(
+                RejectReason.EXCEEDS_BLOCK_GAS_LIMIT,
                 f"exceeds block gas limit: tx gas {tx.gas}, limit {gas_target}",
-                rpc_codes.EXCEEDS_BLOCK_GAS_LIMIT,
             )
         if tx.gas < (needed := minimum_gas(tx)):
             raise TransactionRejected(
+                RejectReason.INTRINSIC_GAS_TOO_LOW,
                 f"intrinsic gas too low: have {tx.gas}, want {needed} "
                 "(intrinsic gas or the EIP-7623 calldata floor)",
-                rpc_codes.INTRINSIC_GAS_TOO_LOW,
             )
         with self._pool.lock:
             if self._is_mined(Hash32(tx.hash)):
-                raise TransactionRejected("already known", rpc_codes.ALREADY_KNOWN)
+                raise TransactionRejected(RejectReason.ALREADY_KNOWN, "already known")
             account = AccountView(
                 nonce=self._head_accounts.get_nonce(sender),
                 balance=self._head_accounts.get_balance(sender),
@@ -238,10 +233,10 @@ class Node:
 
     def _decode_transaction(self, raw: bytes) -> SignedTransactionAPI:
         if not raw:
-            raise TransactionRejected("empty transaction", rpc_codes.INVALID_PARAMS)
+            raise TransactionRejected(RejectReason.INVALID_ENCODING, "empty transaction")
         if raw[0] == _BLOB_TX_TYPE:
             raise TransactionRejected(
-                "blob transactions are not supported on this chain", rpc_codes.UNSUPPORTED_TX_TYPE
+                RejectReason.UNSUPPORTED_TYPE, "blob transactions are not supported on this chain"
             )
         builder = self._chain.get_vm_class_for_block_number(
             BlockNumber(self._head.block_number + 1)
@@ -250,7 +245,7 @@ class Node:
             tx = builder.get_transaction_builder().decode(raw)
         except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
             raise TransactionRejected(
-                f"invalid transaction encoding: {exc}", rpc_codes.INVALID_PARAMS
+                RejectReason.INVALID_ENCODING, f"invalid transaction encoding: {exc}"
             ) from exc
         return tx
 
@@ -258,13 +253,13 @@ class Node:
         chain_id = getattr(tx, "chain_id", None)
         if chain_id is None:
             raise TransactionRejected(
+                RejectReason.UNPROTECTED,
                 "unprotected transactions (without EIP-155 chain id) are not accepted",
-                rpc_codes.WRONG_CHAIN_ID,
             )
         if chain_id != self.chain_id:
             raise TransactionRejected(
+                RejectReason.WRONG_CHAIN,
                 f"invalid chain id: transaction is for chain {chain_id}, this is {self.chain_id}",
-                rpc_codes.WRONG_CHAIN_ID,
             )
         try:
             tx.validate()  # field ranges, including the signature's (low s, v parity)
@@ -272,7 +267,7 @@ class Node:
             return Address(tx.sender)
         except (ValidationError, ValueError, BadSignature) as exc:
             raise TransactionRejected(
-                f"invalid transaction signature: {exc}", rpc_codes.INVALID_SIGNATURE
+                RejectReason.INVALID_SIGNATURE, f"invalid transaction signature: {exc}"
             ) from exc
 
     def seal_once(self) -> int:
@@ -522,7 +517,7 @@ class Node:
                             )
                         )
                         if len(matched) > self.options.max_log_results:
-                            raise ExecutionFailed(
+                            raise QueryLimitExceeded(
                                 f"query returned more than {self.options.max_log_results} "
                                 "results; narrow the block range or the filter"
                             )
@@ -537,7 +532,7 @@ class Node:
             return
         span = query.to_block - query.from_block + 1
         if span > self.options.max_log_block_range:
-            raise ExecutionFailed(
+            raise QueryLimitExceeded(
                 f"block range of {span} exceeds the limit of {self.options.max_log_block_range}"
             )
         for number in range(query.from_block, query.to_block + 1):

@@ -14,7 +14,7 @@ from typing import Any
 import plyvel
 from eth.db.backends.base import BaseDB
 
-from ledger.exceptions import StoreCorruptedError
+from ledger.node.errors import StoreCorruptedError
 
 _DELETED = None
 

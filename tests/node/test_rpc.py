@@ -11,7 +11,7 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from ledger.node import rpc_codes
+from ledger.node.rpc import codes
 from tests.support.accounts import make_accounts, write_genesis
 from tests.support.inprocess import transfer
 from tests.support.processes import NodeProcess
@@ -53,7 +53,7 @@ def state(node: NodeProcess, accounts: list[LocalAccount]) -> list[tuple[str, st
 def test_malformed_json_is_a_parse_error(embedded_node: NodeProcess) -> None:
     response = post(embedded_node, b'{"jsonrpc": "2.0", "method": ')
     assert response.status_code == 200
-    assert response.json()["error"]["code"] == rpc_codes.PARSE_ERROR
+    assert response.json()["error"]["code"] == codes.PARSE_ERROR
     assert response.json()["id"] is None
 
 
@@ -98,7 +98,7 @@ def test_bad_params_are_invalid_params(
     embedded_node: NodeProcess, method: str, params: list[Any], message: str
 ) -> None:
     error = error_of(embedded_node, method, *params)
-    assert error["code"] == rpc_codes.INVALID_PARAMS
+    assert error["code"] == codes.INVALID_PARAMS
     assert message in error["message"]
 
 
@@ -128,7 +128,7 @@ def test_oversized_batch_and_body_are_refused(embedded_node: NodeProcess) -> Non
     assert "exceeds the limit" in post(embedded_node, batch).json()["error"]["message"]
     response = post(embedded_node, b"[" + b" " * (6 * 1024 * 1024) + b"]")
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == rpc_codes.INVALID_REQUEST
+    assert response.json()["error"]["code"] == codes.INVALID_REQUEST
 
 
 def test_get_is_not_rpc_but_health_answers(embedded_node: NodeProcess) -> None:
@@ -183,7 +183,7 @@ def test_log_queries_are_bounded(
             time.sleep(0.01)
     assert call(node, "eth_getLogs", {"fromBlock": "0x1", "toBlock": "0x2"})["result"] == []
     error = error_of(node, "eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest"})
-    assert error["code"] == rpc_codes.LIMIT_EXCEEDED
+    assert error["code"] == codes.LIMIT_EXCEEDED
     assert "exceeds the limit of 2" in error["message"]
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import anyio
 import structlog
 
-from ledger.node import rpc_codes
 from ledger.node.node import Node
+from ledger.node.rpc import codes
 from ledger.node.rpc.errors import RpcError
 from ledger.node.rpc.methods import MODULES, MethodInfo
 
@@ -65,15 +65,15 @@ class Dispatcher:
         try:
             document = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return _error_response(None, RpcError(rpc_codes.PARSE_ERROR, f"parse error: {exc}"))
+            return _error_response(None, RpcError(codes.PARSE_ERROR, f"parse error: {exc}"))
         if isinstance(document, list):
             if not document:
-                return _error_response(None, RpcError(rpc_codes.INVALID_REQUEST, "empty batch"))
+                return _error_response(None, RpcError(codes.INVALID_REQUEST, "empty batch"))
             if len(document) > self._max_batch:
                 return _error_response(
                     None,
                     RpcError(
-                        rpc_codes.INVALID_REQUEST,
+                        codes.INVALID_REQUEST,
                         f"batch of {len(document)} requests exceeds the limit of {self._max_batch}",
                     ),
                 )
@@ -85,7 +85,7 @@ class Dispatcher:
     async def handle_request(self, request: Json, *, token: str | None) -> Json | None:
         if not isinstance(request, dict):
             return _error_response(
-                None, RpcError(rpc_codes.INVALID_REQUEST, "invalid request: expected an object")
+                None, RpcError(codes.INVALID_REQUEST, "invalid request: expected an object")
             )
         request_id = request.get("id")
         is_notification = "id" not in request
@@ -100,25 +100,25 @@ class Dispatcher:
     async def _call(self, request: dict[str, Any], token: str | None) -> Json:
         request_id = request.get("id")
         if request.get("jsonrpc") != "2.0":
-            raise RpcError(rpc_codes.INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"')
+            raise RpcError(codes.INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"')
         if isinstance(request_id, bool) or not isinstance(request_id, str | int | None):
-            raise RpcError(rpc_codes.INVALID_REQUEST, "invalid request: bad id")
+            raise RpcError(codes.INVALID_REQUEST, "invalid request: bad id")
         name = request.get("method")
         if not isinstance(name, str):
-            raise RpcError(rpc_codes.INVALID_REQUEST, "invalid request: method must be a string")
+            raise RpcError(codes.INVALID_REQUEST, "invalid request: method must be a string")
         method = self.methods.get(name)
         if method is None:
             raise RpcError(
-                rpc_codes.METHOD_NOT_FOUND, f"the method {name} does not exist/is not available"
+                codes.METHOD_NOT_FOUND, f"the method {name} does not exist/is not available"
             )
         if method.info.admin and not self._admin_allowed(token):
             raise RpcError(
-                rpc_codes.UNAUTHORIZED,
+                codes.UNAUTHORIZED,
                 f"{name} needs the node's admin token (Authorization: Bearer ...)",
             )
         params = request.get("params", [])
         if not isinstance(params, list):
-            raise RpcError(rpc_codes.INVALID_PARAMS, "invalid params: expected a list")
+            raise RpcError(codes.INVALID_PARAMS, "invalid params: expected a list")
         if not method.required <= len(params) <= method.accepted:
             expected = (
                 str(method.required)
@@ -126,7 +126,7 @@ class Dispatcher:
                 else f"{method.required} to {method.accepted}"
             )
             raise RpcError(
-                rpc_codes.INVALID_PARAMS,
+                codes.INVALID_PARAMS,
                 f"invalid params: {name} takes {expected} parameters, got {len(params)}",
             )
         return await self._run(method, params, name)
@@ -141,12 +141,10 @@ class Dispatcher:
         except RpcError:
             raise
         except (ValueError, TypeError, OverflowError) as exc:
-            raise RpcError(rpc_codes.INVALID_PARAMS, f"invalid params: {exc}") from exc
+            raise RpcError(codes.INVALID_PARAMS, f"invalid params: {exc}") from exc
         except Exception as exc:
             log.exception("rpc_internal_error", method=name)
-            raise RpcError(
-                rpc_codes.INTERNAL_ERROR, f"internal error: {type(exc).__name__}"
-            ) from exc
+            raise RpcError(codes.INTERNAL_ERROR, f"internal error: {type(exc).__name__}") from exc
 
     def _admin_allowed(self, token: str | None) -> bool:
         """No admin token configured means the admin methods are off."""

@@ -16,12 +16,12 @@ from eth.exceptions import BlockNotFound
 from eth_typing import Address
 from eth_utils import keccak
 
-from ledger.exceptions import TransactionRejected
-from ledger.node import rpc_codes
-from ledger.node.node import CallMessage, ExecutionFailed, LogFilter, Node
+from ledger.node.errors import ExecutionFailed, QueryLimitExceeded, TransactionRejected
+from ledger.node.node import CallMessage, LogFilter, Node
+from ledger.node.rpc import codes
 from ledger.node.rpc import format as fmt
 from ledger.node.rpc import params as p
-from ledger.node.rpc.errors import InvalidParams, RpcError
+from ledger.node.rpc.errors import InvalidParams, RpcError, rejection
 
 CLIENT_VERSION = "CityLedger/embedded-py-evm/0.1.0"
 _ZERO_ADDRESS = Address(b"\x00" * 20)
@@ -55,7 +55,7 @@ class Module:
         """The header a state query runs at; an unknown block is an error, not null."""
         header = self._maybe_header(ref)
         if header is None:
-            raise RpcError(rpc_codes.RESOURCE_NOT_FOUND, "header not found")
+            raise RpcError(codes.RESOURCE_NOT_FOUND, "header not found")
         return header
 
     def _maybe_header(self, ref: p.BlockRef) -> BlockHeaderAPI | None:
@@ -208,12 +208,12 @@ class EthModule(Module):
         try:
             return fmt.hex_bytes(self.node.submit_raw_transaction(p.data(raw, "transaction")))
         except TransactionRejected as exc:
-            raise RpcError(exc.code, exc.message) from exc
+            raise rejection(exc) from exc
 
     @rpc("eth_sendTransaction")
     def send_transaction(self, _transaction: Any) -> str:
         raise RpcError(
-            rpc_codes.METHOD_NOT_FOUND,
+            codes.METHOD_NOT_FOUND,
             "eth_sendTransaction is not available: the node holds no keys; sign the transaction "
             "and use eth_sendRawTransaction",
         )
@@ -303,10 +303,10 @@ class EthModule(Module):
         log_filter = self._log_filter(p.mapping(query, "filter"))
         try:
             return [fmt.log_json(entry) for entry in self.node.logs(log_filter)]
-        except ExecutionFailed as exc:
-            raise RpcError(rpc_codes.LIMIT_EXCEEDED, exc.message) from exc
+        except QueryLimitExceeded as exc:
+            raise RpcError(codes.LIMIT_EXCEEDED, exc.message) from exc
         except BlockNotFound as exc:
-            raise RpcError(rpc_codes.RESOURCE_NOT_FOUND, str(exc)) from exc
+            raise RpcError(codes.RESOURCE_NOT_FOUND, str(exc)) from exc
 
     def _log_filter(self, query: dict[str, Any]) -> LogFilter:
         addresses = query.get("address")
@@ -440,8 +440,8 @@ def _execution(run: Callable[[], T]) -> T:
         if exc.data:
             reason = _revert_reason(exc.data)
             message = f"execution reverted: {reason}" if reason else "execution reverted"
-            raise RpcError(rpc_codes.EXECUTION_REVERTED, message, fmt.hex_bytes(exc.data)) from exc
-        raise RpcError(rpc_codes.UNAUTHORIZED, exc.message) from exc
+            raise RpcError(codes.EXECUTION_REVERTED, message, fmt.hex_bytes(exc.data)) from exc
+        raise RpcError(codes.UNAUTHORIZED, exc.message) from exc
 
 
 def _revert_reason(data: bytes) -> str | None:

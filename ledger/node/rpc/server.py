@@ -16,8 +16,8 @@ from typing import Any
 import structlog
 import uvicorn
 
-from ledger.node import rpc_codes
 from ledger.node.node import Node
+from ledger.node.rpc import codes
 from ledger.node.rpc.dispatch import Dispatcher
 
 log = structlog.get_logger("cityledger.node.server")
@@ -107,7 +107,7 @@ def _rpc_error(message: str) -> dict[str, Any]:
     return {
         "jsonrpc": "2.0",
         "id": None,
-        "error": {"code": rpc_codes.INVALID_REQUEST, "message": message},
+        "error": {"code": codes.INVALID_REQUEST, "message": message},
     }
 
 
