@@ -205,6 +205,7 @@ def test_pending_transaction_is_visible_before_its_receipt(
     tx_hash = call(node, "eth_sendRawTransaction", "0x" + raw.hex())["result"]
     seen = call(node, "eth_getTransactionByHash", tx_hash)["result"]
     assert seen["blockNumber"] is None
+    assert seen["blockTimestamp"] is None
     assert seen["from"] == accounts[0].address
     assert call(node, "eth_getTransactionReceipt", tx_hash)["result"] is None
     assert call(node, "txpool_status")["result"]["pending"] == "0x1"
@@ -226,3 +227,35 @@ def test_pending_calls_run_at_the_next_blocks_time(embedded_node: NodeProcess) -
     pending = call(embedded_node, "eth_call", {"data": RETURN_TIMESTAMP}, "pending")["result"]
     assert int(latest, 16) == stamp
     assert int(pending, 16) >= max(stamp + 1, before)
+
+
+def test_transaction_objects_carry_their_blocks_timestamp(
+    embedded_node: NodeProcess, accounts: list[LocalAccount]
+) -> None:
+    """execution-apis requires ``blockTimestamp`` on transaction objects, as on receipts and
+    logs (issue 15, item 6): every way of reading a mined transaction gives its block's."""
+    sender, receiver = accounts[10], accounts[11]
+    nonce = int(
+        call(embedded_node, "eth_getTransactionCount", sender.address, "pending")["result"], 16
+    )
+    tx_hash = call(
+        embedded_node,
+        "eth_sendRawTransaction",
+        "0x" + transfer(sender, receiver.address, 1, nonce).hex(),
+    )["result"]
+    while (receipt := call(embedded_node, "eth_getTransactionReceipt", tx_hash)["result"]) is None:
+        time.sleep(0.01)
+    block = call(embedded_node, "eth_getBlockByHash", receipt["blockHash"], True)["result"]
+    index = receipt["transactionIndex"]
+    views = [
+        call(embedded_node, "eth_getTransactionByHash", tx_hash)["result"],
+        block["transactions"][int(index, 16)],
+        call(embedded_node, "eth_getTransactionByBlockHashAndIndex", block["hash"], index)[
+            "result"
+        ],
+        call(embedded_node, "eth_getTransactionByBlockNumberAndIndex", block["number"], index)[
+            "result"
+        ],
+    ]
+    assert [view["hash"] for view in views] == [tx_hash] * 4
+    assert [view["blockTimestamp"] for view in views] == [block["timestamp"]] * 4
