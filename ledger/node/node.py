@@ -16,7 +16,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import rlp
 import structlog
 from eth._utils.address import generate_contract_address
 from eth.abc import BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI
@@ -38,6 +37,7 @@ from ledger.node.errors import (
 )
 from ledger.node.genesis import META_HEAD, open_chain
 from ledger.node.permissioning import AccountAllowlist
+from ledger.node.rlp_shape import check_rlp_shape
 from ledger.node.sealer import SealedBlock, Sealer, build_block
 from ledger.node.store import LevelStore
 from ledger.node.txpool import AccountView, PooledTx, TxPool
@@ -46,6 +46,8 @@ from ledger.node.vm import calldata_floor_gas, minimum_gas
 log = structlog.get_logger("cityledger.node")
 
 _BLOB_TX_TYPE = 3
+_SHORT_LIST_PREFIX = 0xC0
+"""EIP-2718: a first byte below this is a transaction type; from it on, a legacy RLP list."""
 _CONTEXT_CACHE_BLOCKS = 256
 _DROPPED_MEMORY = 10_000
 
@@ -242,8 +244,10 @@ class Node:
             BlockNumber(self._head.block_number + 1)
         )
         try:
+            # Typed transactions are a type byte, then one RLP list; legacy ones a list.
+            check_rlp_shape(raw[1:] if raw[0] < _SHORT_LIST_PREFIX else raw)
             tx = builder.get_transaction_builder().decode(raw)
-        except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
+        except Exception as exc:  # whatever decoding untrusted bytes raises, the bytes are bad
             raise TransactionRejected(
                 RejectReason.INVALID_ENCODING, f"invalid transaction encoding: {exc}"
             ) from exc

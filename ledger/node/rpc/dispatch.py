@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import inspect
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ import structlog
 
 from ledger.node.node import Node
 from ledger.node.rpc import codes
+from ledger.node.rpc.body import BodyError, parse_body
 from ledger.node.rpc.errors import RpcError
 from ledger.node.rpc.methods import MODULES, MethodInfo
 
@@ -63,8 +63,8 @@ class Dispatcher:
     async def handle_body(self, body: bytes, *, token: str | None) -> Json | None:
         """The response document for ``body``, or ``None`` when it held only notifications."""
         try:
-            document = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            document = parse_body(body)
+        except BodyError as exc:
             return _error_response(None, RpcError(codes.PARSE_ERROR, f"parse error: {exc}"))
         if isinstance(document, list):
             if not document:
