@@ -12,6 +12,7 @@ from typing import Annotated
 import httpx
 import structlog
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -52,17 +53,33 @@ def _options(
     max_batch: int | None,
     max_nonce_gap: int | None,
     fsync: bool,
+    *,
+    max_tx_size: int | None = None,
+    sender_bytes_per_second: int | None = None,
+    sender_burst_bytes: int | None = None,
 ) -> NodeOptions:
-    return NodeOptions(
-        data_dir=data_dir,
-        host=host,
-        port=port,
-        block_period=genesis.config.block_period_seconds if block_period is None else block_period,
-        max_batch_size=genesis.config.max_batch_size if max_batch is None else max_batch,
-        max_nonce_gap=genesis.config.max_nonce_gap if max_nonce_gap is None else max_nonce_gap,
-        fsync=fsync,
-        admin_token=os.environ.get("CITYLEDGER_NODE_ADMIN_TOKEN") or None,
-    )
+    config = genesis.config
+    try:
+        return NodeOptions(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            block_period=config.block_period_seconds if block_period is None else block_period,
+            max_batch_size=config.max_batch_size if max_batch is None else max_batch,
+            max_nonce_gap=config.max_nonce_gap if max_nonce_gap is None else max_nonce_gap,
+            max_tx_size=config.max_tx_size if max_tx_size is None else max_tx_size,
+            sender_bytes_per_second=config.sender_bytes_per_second
+            if sender_bytes_per_second is None
+            else sender_bytes_per_second,
+            sender_burst_bytes=config.sender_burst_bytes
+            if sender_burst_bytes is None
+            else sender_burst_bytes,
+            fsync=fsync,
+            admin_token=os.environ.get("CITYLEDGER_NODE_ADMIN_TOKEN") or None,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise _fail(f"invalid node options: {problems}") from None
 
 
 def _run(
@@ -97,6 +114,21 @@ def node(
     rpc_max_log_range: Annotated[
         int, typer.Option(help="Most blocks one eth_getLogs query may scan.")
     ] = 10_000,
+    max_tx_size: Annotated[
+        int | None,
+        typer.Option(help="Largest signed transaction admitted, in bytes (default: from genesis)."),
+    ] = None,
+    sender_bytes_per_second: Annotated[
+        int | None,
+        typer.Option(
+            help="Transaction bytes one sender may add per second, 0 for no limit "
+            "(default: from genesis)."
+        ),
+    ] = None,
+    sender_burst_bytes: Annotated[
+        int | None,
+        typer.Option(help="Transaction bytes one sender may add at once (default: from genesis)."),
+    ] = None,
     max_clock_drift: Annotated[
         float,
         typer.Option(
@@ -117,7 +149,19 @@ def node(
         genesis = GenesisConfig.load(genesis_file)
     except LedgerError as exc:
         raise _fail(str(exc)) from None
-    options = _options(genesis, data_dir, host, port, block_period, max_batch, max_nonce_gap, fsync)
+    options = _options(
+        genesis,
+        data_dir,
+        host,
+        port,
+        block_period,
+        max_batch,
+        max_nonce_gap,
+        fsync,
+        max_tx_size=max_tx_size,
+        sender_bytes_per_second=sender_bytes_per_second,
+        sender_burst_bytes=sender_burst_bytes,
+    )
     _run(
         genesis,
         options.model_copy(

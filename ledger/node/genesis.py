@@ -30,7 +30,15 @@ from ledger.node.vm import build_chain_class
 META_GENESIS = b"cityledger:genesis-fingerprint"
 META_HEAD = b"cityledger:head"
 
-_RUNTIME_ONLY = ("blockPeriodSeconds", "maxBatchSize", "maxNonceGap")
+_RUNTIME_ONLY = (
+    "blockPeriodSeconds",
+    "maxBatchSize",
+    "maxNonceGap",
+    "maxTxSize",
+    "senderBytesPerSecond",
+    "senderBurstBytes",
+)
+"""Admission and sealing policy: changing it must not make a node refuse its own data."""
 
 
 def genesis_fingerprint(genesis: GenesisConfig) -> bytes:

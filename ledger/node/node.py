@@ -37,6 +37,7 @@ from ledger.node.errors import (
 )
 from ledger.node.genesis import META_HEAD, open_chain
 from ledger.node.permissioning import AccountAllowlist
+from ledger.node.ratelimit import SenderRateLimiter
 from ledger.node.rlp_shape import check_rlp_shape
 from ledger.node.sealer import SealedBlock, Sealer, build_block
 from ledger.node.store import LevelStore
@@ -149,6 +150,9 @@ class Node:
         self._head = head
         self._head_accounts = AccountDB(chain.chaindb.db, head.state_root)
         self._pool = TxPool(max_size=options.max_pool_size, max_nonce_gap=options.max_nonce_gap)
+        self._sender_rate = SenderRateLimiter(
+            rate=options.sender_bytes_per_second, burst=options.sender_burst_bytes
+        )
         self._contexts: OrderedDict[Hash32, BlockContext] = OrderedDict()
         self._contexts_lock = threading.Lock()
         self._dropped: OrderedDict[Hash32, str] = OrderedDict()
@@ -203,7 +207,16 @@ class Node:
     # -- writing -------------------------------------------------------------------------------
 
     def submit_raw_transaction(self, raw: bytes) -> Hash32:
-        """Decode, check and pool a signed transaction; raises TransactionRejected."""
+        """Decode, check and pool a signed transaction; raises TransactionRejected.
+
+        The cheap refusals come first: size before decoding, the allowlist before the pool.
+        """
+        if len(raw) > self.options.max_tx_size:
+            raise TransactionRejected(
+                RejectReason.OVERSIZED,
+                f"oversized data: transaction of {len(raw)} bytes exceeds the limit of "
+                f"{self.options.max_tx_size}",
+            )
         tx = self._decode_transaction(raw)
         sender = self._recover_sender(tx)
         if not sender_allowed(self.allowlist, sender):
@@ -226,11 +239,21 @@ class Node:
         with self._pool.lock:
             if self._is_mined(Hash32(tx.hash)):
                 raise TransactionRejected(RejectReason.ALREADY_KNOWN, "already known")
+            wait = self._sender_rate.wait_needed(sender, len(raw))
+            if wait:
+                raise TransactionRejected(
+                    RejectReason.SENDER_RATE_LIMITED,
+                    f"sender rate limit: {encode_hex(sender)} may add "
+                    f"{self._sender_rate.rate} bytes a second (burst "
+                    f"{self._sender_rate.burst}); this {len(raw)}-byte transaction fits in "
+                    f"{wait:.2f} s",
+                )
             account = AccountView(
                 nonce=self._head_accounts.get_nonce(sender),
                 balance=self._head_accounts.get_balance(sender),
             )
             pooled = self._pool.add(tx, sender, account)
+            self._sender_rate.charge(sender, len(raw))
         return pooled.hash
 
     def _decode_transaction(self, raw: bytes) -> SignedTransactionAPI:
