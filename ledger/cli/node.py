@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ledger.exceptions import LedgerError
 from ledger.logging import LogFormat, configure_logging
-from ledger.node.config import GenesisConfig, NodeOptions
+from ledger.node.config import DEFAULT_RPC_GAS_CAP, GenesisConfig, NodeOptions
 from ledger.node.devnet import ADMIN_TOKEN_FILE, admin_token, init_devnet
 
 console = Console(stderr=True)
@@ -78,8 +78,11 @@ def _options(
             admin_token=os.environ.get("CITYLEDGER_NODE_ADMIN_TOKEN") or None,
         )
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise _fail(f"invalid node options: {problems}") from None
+        raise _fail(f"invalid node options: {_problems(exc)}") from None
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 def _run(
@@ -114,6 +117,18 @@ def node(
     rpc_max_log_range: Annotated[
         int, typer.Option(help="Most blocks one eth_getLogs query may scan.")
     ] = 10_000,
+    rpc_gas_cap: Annotated[
+        int,
+        typer.Option(help="Most gas one eth_call or eth_estimateGas may use (Besu's name)."),
+    ] = DEFAULT_RPC_GAS_CAP,
+    rpc_call_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds one eth_call or eth_estimateGas may run before it is aborted."),
+    ] = 5.0,
+    rpc_batch_call_budget: Annotated[
+        float,
+        typer.Option(help="Seconds the calls and estimates of one JSON-RPC batch may run in all."),
+    ] = 10.0,
     max_tx_size: Annotated[
         int | None,
         typer.Option(help="Largest signed transaction admitted, in bytes (default: from genesis)."),
@@ -162,12 +177,20 @@ def node(
         sender_bytes_per_second=sender_bytes_per_second,
         sender_burst_bytes=sender_burst_bytes,
     )
-    _run(
-        genesis,
-        options.model_copy(
-            update={"max_log_block_range": rpc_max_log_range, "max_clock_drift": max_clock_drift}
-        ),
-    )
+    try:
+        options = NodeOptions.model_validate(
+            options.model_dump()
+            | {
+                "max_log_block_range": rpc_max_log_range,
+                "max_clock_drift": max_clock_drift,
+                "rpc_gas_cap": rpc_gas_cap,
+                "rpc_call_timeout": rpc_call_timeout,
+                "rpc_batch_call_budget": rpc_batch_call_budget,
+            }
+        )
+    except ValidationError as exc:
+        raise _fail(f"invalid node options: {_problems(exc)}") from None
+    _run(genesis, options)
 
 
 def up(

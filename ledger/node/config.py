@@ -31,6 +31,10 @@ DEFAULT_CHAIN_ID = 44051
 
 DEFAULT_GAS_LIMIT = 1_000_000_000
 DEFAULT_CONTRACT_SIZE_LIMIT = 24_576
+DEFAULT_RPC_GAS_CAP = 25_000_000
+"""Half of geth's 50 M: at py-evm's pace a 50 M-gas loop ran ~2 minutes here. Above what the
+city's own calls carry (a 200-grant reward batch, 20.15 M) and EIP-7825's 16.8 M per-transaction
+cap; the time budget is what binds for slow code."""
 DEFAULT_MAX_TX_SIZE = 128 * 1024
 """geth's txMaxSize: a transaction's signed bytes. Gas is free here, so calldata is the cheapest
 way to grow every node's store; 128 KiB still carries a deployment of the largest contract the
@@ -199,7 +203,12 @@ class NodeOptions(BaseModel):
     max_pool_size: int = Field(default=50_000, gt=0)
     max_request_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     max_batch_requests: int = Field(default=1_000, gt=0)
-    rpc_gas_cap: int = Field(default=50_000_000, gt=21_000)
+    rpc_gas_cap: int = Field(default=DEFAULT_RPC_GAS_CAP, gt=21_000)
+    """Most gas one ``eth_call``/``eth_estimateGas`` may use (Besu's ``rpc-gas-cap``)."""
+    rpc_call_timeout: float = Field(default=5.0, gt=0)
+    """Seconds one call or estimate may run (geth's ``rpc.evmtimeout``)."""
+    rpc_batch_call_budget: float = Field(default=10.0, gt=0)
+    """Seconds the calls and estimates of one JSON-RPC batch may run in all."""
     max_log_block_range: int = Field(default=10_000, gt=0)
     max_log_results: int = Field(default=10_000, gt=0)
     fsync: bool = True

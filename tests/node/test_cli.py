@@ -34,6 +34,9 @@ def test_node_help_documents_every_option() -> None:
         "--max-tx-size",
         "--sender-bytes-per-second",
         "--sender-burst-bytes",
+        "--rpc-gas-cap",
+        "--rpc-call-timeout",
+        "--rpc-batch-call-budget",
         "--log-format",
     ):
         assert option in result.output

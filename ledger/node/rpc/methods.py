@@ -1,8 +1,8 @@
 """The JSON-RPC methods, one class per namespace (as trinity's ``rpc/modules``).
 
 A method is a plain function of decoded JSON params returning JSON. ``@rpc`` names it and says
-whether it may run long (then the server runs it on a worker thread) and whether it needs the
-admin token.
+whether it may run long (then the server runs it on a worker thread), whether it executes EVM
+code (then it runs under a time budget) and whether it needs the admin token.
 """
 
 from __future__ import annotations
@@ -16,7 +16,12 @@ from eth.exceptions import BlockNotFound
 from eth_typing import Address
 from eth_utils import keccak
 
-from ledger.node.errors import ExecutionFailed, QueryLimitExceeded, TransactionRejected
+from ledger.node.errors import (
+    ExecutionFailed,
+    ExecutionTimeout,
+    QueryLimitExceeded,
+    TransactionRejected,
+)
 from ledger.node.node import CallMessage, LogFilter, Node
 from ledger.node.rpc import codes
 from ledger.node.rpc import format as fmt
@@ -35,13 +40,17 @@ class MethodInfo:
     name: str
     blocking: bool
     admin: bool
+    executes: bool
 
 
-def rpc(name: str, *, blocking: bool = False, admin: bool = False) -> Callable[[F], F]:
-    """Mark a module method as the JSON-RPC method ``name``."""
+def rpc(
+    name: str, *, blocking: bool = False, admin: bool = False, executes: bool = False
+) -> Callable[[F], F]:
+    """Mark a module method as the JSON-RPC method ``name`` (``executes`` implies blocking)."""
 
     def mark(function: F) -> F:
-        function.__rpc__ = MethodInfo(name, blocking, admin)  # type: ignore[attr-defined]
+        info = MethodInfo(name, blocking or executes, admin, executes)
+        function.__rpc__ = info  # type: ignore[attr-defined]
         return function
 
     return mark
@@ -187,7 +196,7 @@ class EthModule(Module):
         )
         return fmt.hex_bytes(value.to_bytes(32, "big"))
 
-    @rpc("eth_call", blocking=True)
+    @rpc("eth_call", executes=True)
     def call(self, transaction: Any, block: Any = None, overrides: Any = None) -> str:
         if overrides is not None:
             raise InvalidParams("state overrides are not supported")
@@ -197,7 +206,7 @@ class EthModule(Module):
             header = self.node.pending_header(header)
         return fmt.hex_bytes(_execution(lambda: self.node.call(_call_message(transaction), header)))
 
-    @rpc("eth_estimateGas", blocking=True)
+    @rpc("eth_estimateGas", executes=True)
     def estimate_gas(self, transaction: Any, block: Any = None) -> str:
         header = self._header(p.block_ref(block))
         message = _call_message(transaction)
@@ -433,9 +442,12 @@ T = TypeVar("T")
 
 
 def _execution(run: Callable[[], T]) -> T:
-    """Turn a failed execution into the error geth gives: code 3 with the revert data."""
+    """Turn a failed execution into the error geth gives: code 3 with the revert data (and
+    geth's "execution aborted (timeout = 5s)" for one that ran out of time)."""
     try:
         return run()
+    except ExecutionTimeout as exc:
+        raise RpcError(codes.SERVER_ERROR, exc.message) from exc
     except ExecutionFailed as exc:
         if exc.data:
             reason = _revert_reason(exc.data)

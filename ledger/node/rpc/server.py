@@ -41,6 +41,8 @@ class RpcApp:
             node,
             admin_token=node.options.admin_token,
             max_batch=node.options.max_batch_requests,
+            call_seconds=node.options.rpc_call_timeout,
+            batch_call_seconds=node.options.rpc_batch_call_budget,
         )
         self._max_bytes = node.options.max_request_bytes
 
