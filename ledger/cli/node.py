@@ -93,9 +93,9 @@ def _run(
 
     try:
         node = Node.open(genesis, options)
-    except LedgerError as exc:
+        serve(node, on_stop)
+    except LedgerError as exc:  # refused at start, or stopped because a block failed to write
         raise _fail(str(exc)) from None
-    serve(node, on_stop)
 
 
 def node(
@@ -158,6 +158,8 @@ def node(
 
     Admin methods (perm_*) are enabled only when CITYLEDGER_NODE_ADMIN_TOKEN is set; clients
     send it as "Authorization: Bearer <token>". SIGHUP re-reads the accounts allowlist.
+    If a block cannot be written (disk full, I/O error) the node stops and exits with
+    status 1: run it under a supervisor that restarts it. Limits: docs/security.md.
     """
     configure_logging(log_level, _log_format(log_format))
     try:

@@ -97,3 +97,11 @@ class SealingFailed(NodeError):
     The node is crash-only: it stops accepting transactions, shuts down and the process exits
     non-zero so that its supervisor restarts it on a store that LevelDB reopens cleanly.
     """
+
+
+def describe(error: BaseException) -> str:
+    """``error`` in words: plyvel's errors carry LevelDB's status as bytes (b'IO error: ...')."""
+    detail = error.args[0] if len(error.args) == 1 else None
+    if isinstance(detail, bytes):
+        return detail.decode(errors="replace")
+    return str(error)

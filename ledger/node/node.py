@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from ledger.node.errors import (
     QueryLimitExceeded,
     RejectReason,
     TransactionRejected,
+    describe,
 )
 from ledger.node.genesis import META_HEAD, open_chain
 from ledger.node.permissioning import AccountAllowlist
@@ -181,11 +182,17 @@ class Node:
         )
         return cls(genesis, options, store, chain, head, allowlist)
 
-    def start(self) -> None:
+    def start(self, on_failure: Callable[[BaseException], None] | None = None) -> None:
+        """Start sealing. The node is crash-only: if a block cannot be written, admission stops
+        at once and ``on_failure`` is told, so that the process can exit and its supervisor
+        restart it on a store that reopens cleanly (LevelDB keeps refusing writes after a
+        failed sync, and retrying in place could append past a half-written record). What
+        was pooled but not sealed is gone then, as after kill -9: clients resend it."""
         self._sealer = Sealer(
             wait_for_change=self._pool.wait_for_change,
             seal_once=self.seal_once,
             block_period=self.options.block_period,
+            on_failure=on_failure,
         )
         self._sealer.start()
 
@@ -202,7 +209,12 @@ class Node:
 
     @property
     def healthy(self) -> bool:
-        return self._sealer is None or self._sealer.failure is None
+        return self.failure is None
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the sealer stopped, if it did (then the node only serves reads until it exits)."""
+        return None if self._sealer is None else self._sealer.failure
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -211,6 +223,12 @@ class Node:
 
         The cheap refusals come first: size before decoding, the allowlist before the pool.
         """
+        if (failure := self.failure) is not None:
+            raise TransactionRejected(
+                RejectReason.NODE_STOPPING,
+                f"node is stopping: it could not write a block ({describe(failure)}); "
+                "send the transaction again once it has restarted",
+            )
         if len(raw) > self.options.max_tx_size:
             raise TransactionRejected(
                 RejectReason.OVERSIZED,
