@@ -149,9 +149,10 @@ class EthModule(Module):
 
     @rpc("eth_feeHistory")
     def fee_history(self, block_count: Any, newest: Any, percentiles: Any = None) -> dict[str, Any]:
-        count = (
-            block_count if isinstance(block_count, int) else p.quantity(block_count, "blockCount")
-        )
+        if isinstance(block_count, int) and not isinstance(block_count, bool):
+            count = block_count  # some clients send a JSON number here
+        else:
+            count = p.quantity(block_count, "blockCount")
         if count < 0:
             raise InvalidParams("blockCount: must not be negative")
         newest_header = self._header(p.block_ref(newest, "newestBlock"))
@@ -432,8 +433,10 @@ def _call_message(transaction: Any) -> CallMessage:
         if fields.get("from")
         else _ZERO_ADDRESS,
         to=p.address(fields["to"], "transaction.to") if fields.get("to") else None,
-        gas=p.quantity(fields["gas"], "transaction.gas") if fields.get("gas") else None,
-        value=p.quantity(fields["value"], "transaction.value") if fields.get("value") else 0,
+        gas=p.quantity(fields["gas"], "transaction.gas") if fields.get("gas") is not None else None,
+        value=p.quantity(fields["value"], "transaction.value")
+        if fields.get("value") is not None
+        else 0,
         data=p.data(payload, "transaction.input") if payload else b"",
     )
 
