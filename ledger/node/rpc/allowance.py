@@ -26,19 +26,30 @@ class ExecutionAllowance:
     batch_seconds: float | None = None
     _batch_started: float | None = None
 
+    def ensure_left(self) -> None:
+        """Raise RpcError if the batch's budget is spent (checked before queueing for the slot,
+        so a spent batch does not wait for a turn it cannot use)."""
+        self._left(time.monotonic())
+
     def next_budget(self, on_checkpoint: Callable[[], None] | None = None) -> ExecutionBudget:
         """The budget of the call about to start; raises RpcError if the batch's is spent."""
         now = time.monotonic()
-        seconds = self.call_seconds
-        if self.batch_seconds is not None:
-            if self._batch_started is None:
-                self._batch_started = now
-            left = self._batch_started + self.batch_seconds - now
-            if left <= 0:
-                raise RpcError(
-                    codes.LIMIT_EXCEEDED,
-                    f"the batch's execution budget of {self.batch_seconds:g} s is spent: "
-                    "send the remaining calls in another request",
-                )
-            seconds = min(seconds, left)
+        left = self._left(now)
+        if self.batch_seconds is not None and self._batch_started is None:
+            self._batch_started = now
+        seconds = self.call_seconds if left is None else min(self.call_seconds, left)
         return ExecutionBudget(now + seconds, seconds, on_checkpoint)
+
+    def _left(self, now: float) -> float | None:
+        if self.batch_seconds is None:
+            return None
+        if self._batch_started is None:
+            return self.batch_seconds
+        left = self._batch_started + self.batch_seconds - now
+        if left <= 0:
+            raise RpcError(
+                codes.LIMIT_EXCEEDED,
+                f"the batch's execution budget of {self.batch_seconds:g} s is spent: "
+                "send the remaining calls in another request",
+            )
+        return left

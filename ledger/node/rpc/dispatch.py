@@ -176,6 +176,8 @@ class Dispatcher:
     def _in_slot(self, method: Method, params: list[Any], allowance: ExecutionAllowance) -> Json:
         """Run a long read on this worker thread once the slot is ours; an execution gets its
         budget when it starts, and offers the slot back at each checkpoint."""
+        if method.info.executes:
+            allowance.ensure_left()
         with self._slot.hold() as turn:
             if not method.info.executes:
                 return method.function(*params)
