@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ledger.exceptions import LedgerError
 from ledger.logging import LogFormat, configure_logging
-from ledger.node.config import DEFAULT_RPC_GAS_CAP, GenesisConfig, NodeOptions
+from ledger.node.config import GenesisConfig, NodeOptions
 from ledger.node.devnet import ADMIN_TOKEN_FILE, admin_token, init_devnet
 
 console = Console(stderr=True)
@@ -118,17 +118,25 @@ def node(
         int, typer.Option(help="Most blocks one eth_getLogs query may scan.")
     ] = 10_000,
     rpc_gas_cap: Annotated[
-        int,
-        typer.Option(help="Most gas one eth_call or eth_estimateGas may use (Besu's name)."),
-    ] = DEFAULT_RPC_GAS_CAP,
+        int | None,
+        typer.Option(
+            help="Most gas one eth_call or eth_estimateGas may use (Besu's name; default "
+            "25,000,000)."
+        ),
+    ] = None,
     rpc_call_timeout: Annotated[
-        float,
-        typer.Option(help="Seconds one eth_call or eth_estimateGas may run before it is aborted."),
-    ] = 5.0,
+        float | None,
+        typer.Option(
+            help="Seconds one eth_call or eth_estimateGas may run before it is aborted (default 5)."
+        ),
+    ] = None,
     rpc_batch_call_budget: Annotated[
-        float,
-        typer.Option(help="Seconds the calls and estimates of one JSON-RPC batch may run in all."),
-    ] = 10.0,
+        float | None,
+        typer.Option(
+            help="Seconds the calls and estimates of one JSON-RPC batch may run in all "
+            "(default 10)."
+        ),
+    ] = None,
     max_tx_size: Annotated[
         int | None,
         typer.Option(help="Largest signed transaction admitted, in bytes (default: from genesis)."),
@@ -179,16 +187,16 @@ def node(
         sender_bytes_per_second=sender_bytes_per_second,
         sender_burst_bytes=sender_burst_bytes,
     )
-    try:
+    runtime = {
+        "max_log_block_range": rpc_max_log_range,
+        "max_clock_drift": max_clock_drift,
+        "rpc_gas_cap": rpc_gas_cap,
+        "rpc_call_timeout": rpc_call_timeout,
+        "rpc_batch_call_budget": rpc_batch_call_budget,
+    }
+    try:  # options left out keep NodeOptions' defaults (docs/security.md lists them)
         options = NodeOptions.model_validate(
-            options.model_dump()
-            | {
-                "max_log_block_range": rpc_max_log_range,
-                "max_clock_drift": max_clock_drift,
-                "rpc_gas_cap": rpc_gas_cap,
-                "rpc_call_timeout": rpc_call_timeout,
-                "rpc_batch_call_budget": rpc_batch_call_budget,
-            }
+            options.model_dump() | {k: v for k, v in runtime.items() if v is not None}
         )
     except ValidationError as exc:
         raise _fail(f"invalid node options: {_problems(exc)}") from None
