@@ -19,6 +19,8 @@ from ledger import defaults
 from ledger.exceptions import LedgerError
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from ledger.logging import LogFormat
     from ledger.node.config import GenesisConfig, NodeOptions
 
@@ -54,20 +56,41 @@ def node_options(
     max_batch: int | None,
     max_nonce_gap: int | None,
     fsync: bool,
+    *,
+    max_tx_size: int | None = None,
+    sender_bytes_per_second: int | None = None,
+    sender_burst_bytes: int | None = None,
 ) -> NodeOptions:
+    from pydantic import ValidationError
+
     from ledger.node.config import NodeOptions
     from ledger.secrets import NODE_ADMIN_TOKEN_ENV, env_secret
 
-    return NodeOptions(
-        data_dir=data_dir,
-        host=host,
-        port=port,
-        block_period=genesis.config.block_period_seconds if block_period is None else block_period,
-        max_batch_size=genesis.config.max_batch_size if max_batch is None else max_batch,
-        max_nonce_gap=genesis.config.max_nonce_gap if max_nonce_gap is None else max_nonce_gap,
-        fsync=fsync,
-        admin_token=env_secret(NODE_ADMIN_TOKEN_ENV),
-    )
+    config = genesis.config
+    try:
+        return NodeOptions(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            block_period=config.block_period_seconds if block_period is None else block_period,
+            max_batch_size=config.max_batch_size if max_batch is None else max_batch,
+            max_nonce_gap=config.max_nonce_gap if max_nonce_gap is None else max_nonce_gap,
+            max_tx_size=config.max_tx_size if max_tx_size is None else max_tx_size,
+            sender_bytes_per_second=config.sender_bytes_per_second
+            if sender_bytes_per_second is None
+            else sender_bytes_per_second,
+            sender_burst_bytes=config.sender_burst_bytes
+            if sender_burst_bytes is None
+            else sender_burst_bytes,
+            fsync=fsync,
+            admin_token=env_secret(NODE_ADMIN_TOKEN_ENV),
+        )
+    except ValidationError as exc:
+        raise fail(f"invalid node options: {_problems(exc)}") from None
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 def run_node(
@@ -78,9 +101,9 @@ def run_node(
 
     try:
         node = Node.open(genesis, options)
-    except LedgerError as exc:
+        serve(node, on_stop)
+    except LedgerError as exc:  # refused at start, or stopped because a block failed to write
         raise fail(str(exc)) from None
-    serve(node, on_stop)
 
 
 def node(
@@ -102,6 +125,41 @@ def node(
     rpc_max_log_range: Annotated[
         int, typer.Option(help="Most blocks one eth_getLogs query may scan.")
     ] = 10_000,
+    rpc_gas_cap: Annotated[
+        int | None,
+        typer.Option(
+            help="Most gas one eth_call or eth_estimateGas may use (Besu's name; default "
+            "25,000,000)."
+        ),
+    ] = None,
+    rpc_call_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds one eth_call or eth_estimateGas may run before it is aborted (default 5)."
+        ),
+    ] = None,
+    rpc_batch_call_budget: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds the calls and estimates of one JSON-RPC batch may run in all "
+            "(default 10)."
+        ),
+    ] = None,
+    max_tx_size: Annotated[
+        int | None,
+        typer.Option(help="Largest signed transaction admitted, in bytes (default: from genesis)."),
+    ] = None,
+    sender_bytes_per_second: Annotated[
+        int | None,
+        typer.Option(
+            help="Transaction bytes one sender may add per second, 0 for no limit "
+            "(default: from genesis)."
+        ),
+    ] = None,
+    sender_burst_bytes: Annotated[
+        int | None,
+        typer.Option(help="Transaction bytes one sender may add at once (default: from genesis)."),
+    ] = None,
     max_clock_drift: Annotated[
         float,
         typer.Option(
@@ -116,9 +174,13 @@ def node(
 
     Admin methods (perm_*) are enabled only when CITYLEDGER_NODE_ADMIN_TOKEN is set; clients
     send it as "Authorization: Bearer <token>". SIGHUP re-reads the accounts allowlist.
+    If a block cannot be written (disk full, I/O error) the node stops and exits with
+    status 1: run it under a supervisor that restarts it. Limits: docs/security.md.
     """
+    from pydantic import ValidationError
+
     from ledger.logging import configure_logging
-    from ledger.node.config import GenesisConfig
+    from ledger.node.config import GenesisConfig, NodeOptions
 
     configure_logging(log_level, _log_format(log_format))
     try:
@@ -126,14 +188,32 @@ def node(
     except LedgerError as exc:
         raise fail(str(exc)) from None
     options = node_options(
-        genesis, data_dir, host, port, block_period, max_batch, max_nonce_gap, fsync
-    )
-    run_node(
         genesis,
-        options.model_copy(
-            update={"max_log_block_range": rpc_max_log_range, "max_clock_drift": max_clock_drift}
-        ),
+        data_dir,
+        host,
+        port,
+        block_period,
+        max_batch,
+        max_nonce_gap,
+        fsync,
+        max_tx_size=max_tx_size,
+        sender_bytes_per_second=sender_bytes_per_second,
+        sender_burst_bytes=sender_burst_bytes,
     )
+    runtime = {
+        "max_log_block_range": rpc_max_log_range,
+        "max_clock_drift": max_clock_drift,
+        "rpc_gas_cap": rpc_gas_cap,
+        "rpc_call_timeout": rpc_call_timeout,
+        "rpc_batch_call_budget": rpc_batch_call_budget,
+    }
+    try:  # options left out keep NodeOptions' defaults (docs/security.md lists them)
+        options = NodeOptions.model_validate(
+            options.model_dump() | {k: v for k, v in runtime.items() if v is not None}
+        )
+    except ValidationError as exc:
+        raise fail(f"invalid node options: {_problems(exc)}") from None
+    run_node(genesis, options)
 
 
 def genesis(

@@ -13,7 +13,15 @@ from typing import Annotated, Any
 
 from eth_typing import ChecksumAddress
 from eth_utils import is_address, to_checksum_address
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from ledger.exceptions import ConfigError
@@ -23,6 +31,23 @@ DEFAULT_CHAIN_ID = 44051
 
 DEFAULT_GAS_LIMIT = 1_000_000_000
 DEFAULT_CONTRACT_SIZE_LIMIT = 24_576
+DEFAULT_RPC_GAS_CAP = 25_000_000
+"""Half of geth's 50 M: at py-evm's pace a 50 M-gas loop ran ~2 minutes here. Above what the
+city's own calls carry (a 200-grant reward batch, 20.15 M) and EIP-7825's 16.8 M per-transaction
+cap; the time budget is what binds for slow code."""
+DEFAULT_MAX_TX_SIZE = 128 * 1024
+"""geth's txMaxSize: a transaction's signed bytes. Gas is free here, so calldata is the cheapest
+way to grow every node's store; 128 KiB still carries a deployment of the largest contract the
+default size limit allows (initcode up to twice it)."""
+DEFAULT_SENDER_BYTES_PER_SECOND = 256 * 1024
+"""What one sender may add to the pool, sustained: ~400 relayed payments a second (~600 bytes
+each; the payment operator relays them all), 40× the whole city's evening peak of 10 a second."""
+DEFAULT_SENDER_BURST_BYTES = 1024 * 1024
+"""What one sender may add at once: the city's contracts deploy in ~60 KB, a full-size
+transaction is 128 KiB."""
+_INITCODE_ENVELOPE = 1024
+"""Room for a deployment's other fields (nonce, gas, fees, signature, access list) beside the
+initcode when checking that ``maxTxSize`` can carry one."""
 
 
 def _to_int(value: Any) -> Any:
@@ -78,6 +103,24 @@ class ChainParams(_Model):
     max_batch_size: int = Field(default=500, gt=0, le=20_000)
     contract_size_limit: int = Field(default=DEFAULT_CONTRACT_SIZE_LIMIT, gt=0)
     max_nonce_gap: int = Field(default=64, ge=0)
+    max_tx_size: int = Field(default=DEFAULT_MAX_TX_SIZE, gt=0)
+    sender_bytes_per_second: int = Field(default=DEFAULT_SENDER_BYTES_PER_SECOND, ge=0)
+    """0 turns the per-sender admission rate off."""
+    sender_burst_bytes: int = Field(default=DEFAULT_SENDER_BURST_BYTES, gt=0)
+
+    @model_validator(mode="after")
+    def _limits_fit(self) -> ChainParams:
+        initcode = 2 * self.contract_size_limit + _INITCODE_ENVELOPE
+        if self.max_tx_size < initcode:
+            raise ValueError(
+                f"maxTxSize {self.max_tx_size} cannot carry a deployment that contractSizeLimit "
+                f"{self.contract_size_limit} allows (initcode up to twice it, {initcode} bytes "
+                "with the other fields); raise maxTxSize"
+            )
+        check_sender_allowance(
+            self.max_tx_size, self.sender_bytes_per_second, self.sender_burst_bytes
+        )
+        return self
 
 
 class GenesisConfig(_Model):
@@ -154,13 +197,37 @@ class NodeOptions(BaseModel):
     block_period: float = Field(default=0.1, ge=0, le=60)
     max_batch_size: int = Field(default=500, gt=0, le=20_000)
     max_nonce_gap: int = Field(default=64, ge=0)
+    max_tx_size: int = Field(default=DEFAULT_MAX_TX_SIZE, gt=0)
+    sender_bytes_per_second: int = Field(default=DEFAULT_SENDER_BYTES_PER_SECOND, ge=0)
+    sender_burst_bytes: int = Field(default=DEFAULT_SENDER_BURST_BYTES, gt=0)
     max_pool_size: int = Field(default=50_000, gt=0)
     max_request_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     max_batch_requests: int = Field(default=1_000, gt=0)
-    rpc_gas_cap: int = Field(default=50_000_000, gt=21_000)
+    rpc_gas_cap: int = Field(default=DEFAULT_RPC_GAS_CAP, gt=21_000)
+    """Most gas one ``eth_call``/``eth_estimateGas`` may use (Besu's ``rpc-gas-cap``)."""
+    rpc_call_timeout: float = Field(default=5.0, gt=0)
+    """Seconds one call or estimate may run (geth's ``rpc.evmtimeout``)."""
+    rpc_batch_call_budget: float = Field(default=10.0, gt=0)
+    """Seconds the calls and estimates of one JSON-RPC batch may run in all."""
     max_log_block_range: int = Field(default=10_000, gt=0)
     max_log_results: int = Field(default=10_000, gt=0)
     fsync: bool = True
     max_clock_drift: float = Field(default=60.0, ge=0)
     """How far (s) block timestamps may run ahead of the wall clock before sealing waits."""
     admin_token: str | None = None
+
+    @model_validator(mode="after")
+    def _allowance_fits(self) -> NodeOptions:
+        check_sender_allowance(
+            self.max_tx_size, self.sender_bytes_per_second, self.sender_burst_bytes
+        )
+        return self
+
+
+def check_sender_allowance(max_tx_size: int, per_second: int, burst: int) -> None:
+    """A burst smaller than the largest transaction would refuse that transaction forever."""
+    if per_second and burst < max_tx_size:
+        raise ValueError(
+            f"senderBurstBytes {burst} is below maxTxSize {max_tx_size}: a transaction of the "
+            "largest allowed size could never be admitted"
+        )

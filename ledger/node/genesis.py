@@ -22,15 +22,23 @@ from eth.exceptions import HeaderNotFound
 from eth_typing import BlockNumber, Hash32
 from eth_utils import encode_hex, to_canonical_address
 
-from ledger.exceptions import GenesisMismatchError, StoreCorruptedError
 from ledger.node.config import GenesisConfig
+from ledger.node.errors import GenesisMismatchError, StoreCorruptedError
 from ledger.node.store import LevelStore
 from ledger.node.vm import build_chain_class
 
 META_GENESIS = b"cityledger:genesis-fingerprint"
 META_HEAD = b"cityledger:head"
 
-_RUNTIME_ONLY = ("blockPeriodSeconds", "maxBatchSize", "maxNonceGap")
+_RUNTIME_ONLY = (
+    "blockPeriodSeconds",
+    "maxBatchSize",
+    "maxNonceGap",
+    "maxTxSize",
+    "senderBytesPerSecond",
+    "senderBurstBytes",
+)
+"""Admission and sealing policy: changing it must not make a node refuse its own data."""
 
 
 def genesis_fingerprint(genesis: GenesisConfig) -> bytes:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import rlp
 import structlog
 from eth._utils.address import generate_contract_address
 from eth.abc import BlockAPI, BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI
@@ -29,11 +28,18 @@ from eth_keys.exceptions import BadSignature
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError, encode_hex, to_canonical_address
 
-from ledger.exceptions import NodeError, TransactionRejected
-from ledger.node import rpc_codes
 from ledger.node.config import GenesisConfig, NodeOptions
+from ledger.node.errors import (
+    ExecutionFailed,
+    QueryLimitExceeded,
+    RejectReason,
+    TransactionRejected,
+    describe,
+)
 from ledger.node.genesis import META_HEAD, open_chain
 from ledger.node.permissioning import AccountAllowlist
+from ledger.node.ratelimit import SenderRateLimiter
+from ledger.node.rlp_shape import check_rlp_shape
 from ledger.node.sealer import SealedBlock, Sealer, build_block
 from ledger.node.store import LevelStore
 from ledger.node.txpool import AccountView, PooledTx, TxPool
@@ -42,17 +48,10 @@ from ledger.node.vm import calldata_floor_gas, minimum_gas
 log = structlog.get_logger("cityledger.node")
 
 _BLOB_TX_TYPE = 3
+_SHORT_LIST_PREFIX = 0xC0
+"""EIP-2718: a first byte below this is a transaction type; from it on, a legacy RLP list."""
 _CONTEXT_CACHE_BLOCKS = 256
 _DROPPED_MEMORY = 10_000
-
-
-class ExecutionFailed(NodeError):
-    """An ``eth_call`` or gas estimate failed; ``data`` is the revert data, if any."""
-
-    def __init__(self, message: str, data: bytes = b"") -> None:
-        super().__init__(message)
-        self.message = message
-        self.data = data
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +151,9 @@ class Node:
         self._head = head
         self._head_accounts = AccountDB(chain.chaindb.db, head.state_root)
         self._pool = TxPool(max_size=options.max_pool_size, max_nonce_gap=options.max_nonce_gap)
+        self._sender_rate = SenderRateLimiter(
+            rate=options.sender_bytes_per_second, burst=options.sender_burst_bytes
+        )
         self._contexts: OrderedDict[Hash32, BlockContext] = OrderedDict()
         self._contexts_lock = threading.Lock()
         self._dropped: OrderedDict[Hash32, str] = OrderedDict()
@@ -180,11 +182,17 @@ class Node:
         )
         return cls(genesis, options, store, chain, head, allowlist)
 
-    def start(self) -> None:
+    def start(self, on_failure: Callable[[BaseException], None] | None = None) -> None:
+        """Start sealing. The node is crash-only: if a block cannot be written, admission stops
+        at once and ``on_failure`` is told, so that the process can exit and its supervisor
+        restart it on a store that reopens cleanly (LevelDB keeps refusing writes after a
+        failed sync, and retrying in place could append past a half-written record). What
+        was pooled but not sealed is gone then, as after kill -9: clients resend it."""
         self._sealer = Sealer(
             wait_for_change=self._pool.wait_for_change,
             seal_once=self.seal_once,
             block_period=self.options.block_period,
+            on_failure=on_failure,
         )
         self._sealer.start()
 
@@ -201,56 +209,88 @@ class Node:
 
     @property
     def healthy(self) -> bool:
-        return self._sealer is None or self._sealer.failure is None
+        return self.failure is None
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the sealer stopped, if it did (then the node only serves reads until it exits)."""
+        return None if self._sealer is None else self._sealer.failure
 
     # -- writing -------------------------------------------------------------------------------
 
     def submit_raw_transaction(self, raw: bytes) -> Hash32:
-        """Decode, check and pool a signed transaction; raises TransactionRejected."""
+        """Decode, check and pool a signed transaction; raises TransactionRejected.
+
+        The cheap refusals come first: size before decoding, the allowlist before the pool.
+        """
+        if (failure := self.failure) is not None:
+            raise TransactionRejected(
+                RejectReason.NODE_STOPPING,
+                f"node is stopping: it could not write a block ({describe(failure)}); "
+                "send the transaction again once it has restarted",
+            )
+        if len(raw) > self.options.max_tx_size:
+            raise TransactionRejected(
+                RejectReason.OVERSIZED,
+                f"oversized data: transaction of {len(raw)} bytes exceeds the limit of "
+                f"{self.options.max_tx_size}",
+            )
         tx = self._decode_transaction(raw)
         sender = self._recover_sender(tx)
         if not sender_allowed(self.allowlist, sender):
             raise TransactionRejected(
+                RejectReason.SENDER_NOT_AUTHORIZED,
                 f"sender account {encode_hex(sender)} is not authorized to send transactions",
-                rpc_codes.SENDER_NOT_AUTHORIZED,
             )
         gas_target = self._head.gas_limit // ELASTICITY_MULTIPLIER
         if tx.gas > gas_target:
             raise TransactionRejected(
+                RejectReason.EXCEEDS_BLOCK_GAS_LIMIT,
                 f"exceeds block gas limit: tx gas {tx.gas}, limit {gas_target}",
-                rpc_codes.EXCEEDS_BLOCK_GAS_LIMIT,
             )
         if tx.gas < (needed := minimum_gas(tx)):
             raise TransactionRejected(
+                RejectReason.INTRINSIC_GAS_TOO_LOW,
                 f"intrinsic gas too low: have {tx.gas}, want {needed} "
                 "(intrinsic gas or the EIP-7623 calldata floor)",
-                rpc_codes.INTRINSIC_GAS_TOO_LOW,
             )
         with self._pool.lock:
             if self._is_mined(Hash32(tx.hash)):
-                raise TransactionRejected("already known", rpc_codes.ALREADY_KNOWN)
+                raise TransactionRejected(RejectReason.ALREADY_KNOWN, "already known")
+            wait = self._sender_rate.wait_needed(sender, len(raw))
+            if wait:
+                raise TransactionRejected(
+                    RejectReason.SENDER_RATE_LIMITED,
+                    f"sender rate limit: {encode_hex(sender)} may add "
+                    f"{self._sender_rate.rate} bytes a second (burst "
+                    f"{self._sender_rate.burst}); this {len(raw)}-byte transaction fits in "
+                    f"{wait:.2f} s",
+                )
             account = AccountView(
                 nonce=self._head_accounts.get_nonce(sender),
                 balance=self._head_accounts.get_balance(sender),
             )
             pooled = self._pool.add(tx, sender, account)
+            self._sender_rate.charge(sender, len(raw))
         return pooled.hash
 
     def _decode_transaction(self, raw: bytes) -> SignedTransactionAPI:
         if not raw:
-            raise TransactionRejected("empty transaction", rpc_codes.INVALID_PARAMS)
+            raise TransactionRejected(RejectReason.INVALID_ENCODING, "empty transaction")
         if raw[0] == _BLOB_TX_TYPE:
             raise TransactionRejected(
-                "blob transactions are not supported on this chain", rpc_codes.UNSUPPORTED_TX_TYPE
+                RejectReason.UNSUPPORTED_TYPE, "blob transactions are not supported on this chain"
             )
         builder = self._chain.get_vm_class_for_block_number(
             BlockNumber(self._head.block_number + 1)
         )
         try:
+            # Typed transactions are a type byte, then one RLP list; legacy ones a list.
+            check_rlp_shape(raw[1:] if raw[0] < _SHORT_LIST_PREFIX else raw)
             tx = builder.get_transaction_builder().decode(raw)
-        except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
+        except Exception as exc:  # whatever decoding untrusted bytes raises, the bytes are bad
             raise TransactionRejected(
-                f"invalid transaction encoding: {exc}", rpc_codes.INVALID_PARAMS
+                RejectReason.INVALID_ENCODING, f"invalid transaction encoding: {exc}"
             ) from exc
         return tx
 
@@ -258,13 +298,13 @@ class Node:
         chain_id = getattr(tx, "chain_id", None)
         if chain_id is None:
             raise TransactionRejected(
+                RejectReason.UNPROTECTED,
                 "unprotected transactions (without EIP-155 chain id) are not accepted",
-                rpc_codes.WRONG_CHAIN_ID,
             )
         if chain_id != self.chain_id:
             raise TransactionRejected(
+                RejectReason.WRONG_CHAIN,
                 f"invalid chain id: transaction is for chain {chain_id}, this is {self.chain_id}",
-                rpc_codes.WRONG_CHAIN_ID,
             )
         try:
             tx.validate()  # field ranges, including the signature's (low s, v parity)
@@ -272,7 +312,7 @@ class Node:
             return Address(tx.sender)
         except (ValidationError, ValueError, BadSignature) as exc:
             raise TransactionRejected(
-                f"invalid transaction signature: {exc}", rpc_codes.INVALID_SIGNATURE
+                RejectReason.INVALID_SIGNATURE, f"invalid transaction signature: {exc}"
             ) from exc
 
     def seal_once(self) -> int:
@@ -522,7 +562,7 @@ class Node:
                             )
                         )
                         if len(matched) > self.options.max_log_results:
-                            raise ExecutionFailed(
+                            raise QueryLimitExceeded(
                                 f"query returned more than {self.options.max_log_results} "
                                 "results; narrow the block range or the filter"
                             )
@@ -537,7 +577,7 @@ class Node:
             return
         span = query.to_block - query.from_block + 1
         if span > self.options.max_log_block_range:
-            raise ExecutionFailed(
+            raise QueryLimitExceeded(
                 f"block range of {span} exceeds the limit of {self.options.max_log_block_range}"
             )
         for number in range(query.from_block, query.to_block + 1):

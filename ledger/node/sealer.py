@@ -99,7 +99,10 @@ def build_block(
 class Sealer(threading.Thread):
     """Seals a block whenever executable transactions wait and the block period has passed.
 
-    Idle means no blocks: the thread sleeps until the pool changes.
+    Idle means no blocks: the thread sleeps until the pool changes. If sealing raises (a full
+    disk, an I/O or fsync error), the thread records the failure, tells ``on_failure`` and ends:
+    it never retries, because LevelDB may refuse every later write after a failed one and a
+    record cut short mid-log must stay the log's last (see ``Node.start``).
     """
 
     def __init__(
@@ -108,11 +111,13 @@ class Sealer(threading.Thread):
         wait_for_change: Callable[[int, float], int],
         seal_once: Callable[[], int],
         block_period: float,
+        on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         super().__init__(name="sealer", daemon=True)
         self._wait_for_change = wait_for_change
         self._seal_once = seal_once
         self._block_period = block_period
+        self._on_failure = on_failure
         self._stopping = threading.Event()
         self.failure: BaseException | None = None
 
@@ -138,4 +143,6 @@ class Sealer(threading.Thread):
         except BaseException as exc:  # a sealer that dies must not die silently
             self.failure = exc
             log.exception("sealer_failed")
+            if self._on_failure is not None:
+                self._on_failure(exc)
             raise

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from eth.abc import SignedTransactionAPI
 from eth_typing import Address, Hash32
 
-from ledger.exceptions import TransactionRejected
-from ledger.node import rpc_codes
+from ledger.node.errors import RejectReason, TransactionRejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,38 +77,38 @@ class TxPool:
         with self.lock:
             tx_hash = Hash32(tx.hash)
             if tx_hash in self._by_hash:
-                raise TransactionRejected("already known", rpc_codes.ALREADY_KNOWN)
+                raise TransactionRejected(RejectReason.ALREADY_KNOWN, "already known")
             nonce = tx.nonce
             if nonce < account.nonce:
                 raise TransactionRejected(
+                    RejectReason.NONCE_TOO_LOW,
                     f"nonce too low: next nonce {account.nonce}, tx nonce {nonce}",
-                    rpc_codes.NONCE_TOO_LOW,
                 )
             held = self._by_sender.get(sender, {})
             if nonce in held:
                 raise TransactionRejected(
+                    RejectReason.REPLACEMENT_NOT_SUPPORTED,
                     f"replacement transaction not supported: nonce {nonce} is already pending",
-                    rpc_codes.ALREADY_KNOWN,
                 )
             expected = account.nonce
             while expected in held:
                 expected += 1
             if nonce > expected + self._max_nonce_gap:
                 raise TransactionRejected(
+                    RejectReason.NONCE_TOO_HIGH,
                     f"nonce too high: next nonce {expected}, tx nonce {nonce} "
                     f"(gaps of more than {self._max_nonce_gap} are refused)",
-                    rpc_codes.NONCE_TOO_HIGH,
                 )
             cost = tx.value + tx.gas * _max_fee_per_gas(tx)
             committed = sum(p.cost for p in held.values())
             if committed + cost > account.balance:
                 raise TransactionRejected(
+                    RejectReason.INSUFFICIENT_FUNDS,
                     f"insufficient funds for gas * price + value: balance {account.balance}, "
                     f"pending {committed}, tx cost {cost}",
-                    rpc_codes.INSUFFICIENT_FUNDS,
                 )
             if len(self._by_hash) >= self._max_size:
-                raise TransactionRejected("txpool is full", rpc_codes.POOL_FULL)
+                raise TransactionRejected(RejectReason.POOL_FULL, "txpool is full")
             pooled = PooledTx(tx, sender, tx_hash, nonce, cost, next(self._seq))
             self._by_hash[tx_hash] = pooled
             self._by_sender.setdefault(sender, {})[nonce] = pooled

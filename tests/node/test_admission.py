@@ -12,9 +12,8 @@ from eth.chains.base import Chain
 from eth_account import Account
 from eth_utils import keccak, to_canonical_address
 
-from ledger.exceptions import TransactionRejected
-from ledger.node import rpc_codes
 from ledger.node.config import ChainParams, GenesisConfig
+from ledger.node.errors import RejectReason, TransactionRejected
 from ledger.node.genesis import open_chain
 from ledger.node.node import Node
 from ledger.node.sealer import build_block
@@ -43,13 +42,13 @@ def _balance(node: Node, account: str) -> int:
     return node.accounts_at(node.head).get_balance(to_canonical_address(account))
 
 
-def _rejects(node: Node, raw: bytes, code: int, message: str) -> None:
+def _rejects(node: Node, raw: bytes, reason: RejectReason, message: str) -> None:
     pending_before = len(node.pending_transactions())
     pooled_before = node.pending_transaction(keccak(raw))
     head_before = node.head
     with pytest.raises(TransactionRejected, match=message) as caught:
         node.submit_raw_transaction(raw)
-    assert caught.value.code == code
+    assert caught.value.reason == reason
     assert len(node.pending_transactions()) == pending_before
     assert node.pending_transaction(keccak(raw)) is pooled_before
     assert node.head == head_before
@@ -72,13 +71,18 @@ def test_sender_not_on_the_allowlist_is_refused(node: Node) -> None:
     _rejects(
         node,
         transfer(MALLORY, BOB.address, 1, 0),
-        rpc_codes.SENDER_NOT_AUTHORIZED,
+        RejectReason.SENDER_NOT_AUTHORIZED,
         "not authorized",
     )
 
 
 def test_wrong_chain_id_is_refused(node: Node) -> None:
-    _rejects(node, transfer(ALICE, BOB.address, 1, 0, chain_id=1), -32000, "invalid chain id")
+    _rejects(
+        node,
+        transfer(ALICE, BOB.address, 1, 0, chain_id=1),
+        RejectReason.WRONG_CHAIN,
+        "invalid chain id",
+    )
 
 
 def test_unprotected_legacy_transaction_is_refused(node: Node) -> None:
@@ -86,16 +90,20 @@ def test_unprotected_legacy_transaction_is_refused(node: Node) -> None:
         {"to": BOB.address, "value": 1, "nonce": 0, "gas": 21_000, "gasPrice": 0},
         ALICE.key,
     )
-    _rejects(node, bytes(signed.raw_transaction), -32000, "unprotected")
+    _rejects(node, bytes(signed.raw_transaction), RejectReason.UNPROTECTED, "unprotected")
 
 
 def test_undecodable_bytes_are_refused(node: Node) -> None:
-    _rejects(node, b"\x02\xff\x00garbage", rpc_codes.INVALID_PARAMS, "invalid transaction encoding")
-    _rejects(node, b"", rpc_codes.INVALID_PARAMS, "empty transaction")
+    _rejects(
+        node, b"\x02\xff\x00garbage", RejectReason.INVALID_ENCODING, "invalid transaction encoding"
+    )
+    _rejects(node, b"", RejectReason.INVALID_ENCODING, "empty transaction")
 
 
 def test_blob_transactions_are_refused(node: Node) -> None:
-    _rejects(node, b"\x03" + rlp.encode([1, 2, 3]), -32000, "blob transactions")
+    _rejects(
+        node, b"\x03" + rlp.encode([1, 2, 3]), RejectReason.UNSUPPORTED_TYPE, "blob transactions"
+    )
 
 
 def test_bad_signature_is_refused(node: Node) -> None:
@@ -103,17 +111,19 @@ def test_bad_signature_is_refused(node: Node) -> None:
     fields = rlp.decode(bytes(raw[1:]))
     fields[-1] = b""  # s = 0 is never a valid signature
     tampered = b"\x02" + rlp.encode(fields)
-    _rejects(node, tampered, rpc_codes.INVALID_SIGNATURE, "invalid transaction signature")
+    _rejects(node, tampered, RejectReason.INVALID_SIGNATURE, "invalid transaction signature")
 
 
 def test_nonce_too_low_is_refused(node: Node) -> None:
     node.submit_raw_transaction(transfer(ALICE, BOB.address, 1, 0))
     node.seal_once()
-    _rejects(node, transfer(ALICE, BOB.address, 2, 0), rpc_codes.NONCE_TOO_LOW, "nonce too low")
+    _rejects(node, transfer(ALICE, BOB.address, 2, 0), RejectReason.NONCE_TOO_LOW, "nonce too low")
 
 
 def test_nonce_gap_beyond_the_limit_is_refused(node: Node) -> None:
-    _rejects(node, transfer(ALICE, BOB.address, 1, 4), rpc_codes.NONCE_TOO_HIGH, "nonce too high")
+    _rejects(
+        node, transfer(ALICE, BOB.address, 1, 4), RejectReason.NONCE_TOO_HIGH, "nonce too high"
+    )
 
 
 def test_the_gap_is_counted_from_the_pending_run_not_the_chain(node: Node) -> None:
@@ -121,7 +131,9 @@ def test_the_gap_is_counted_from_the_pending_run_not_the_chain(node: Node) -> No
     for nonce in range(5):
         node.submit_raw_transaction(transfer(ALICE, BOB.address, 1, nonce))
     node.submit_raw_transaction(transfer(ALICE, BOB.address, 1, 5 + 3))  # gap of 3: queued
-    _rejects(node, transfer(ALICE, BOB.address, 1, 5 + 4), rpc_codes.NONCE_TOO_HIGH, "next nonce 5")
+    _rejects(
+        node, transfer(ALICE, BOB.address, 1, 5 + 4), RejectReason.NONCE_TOO_HIGH, "next nonce 5"
+    )
 
 
 def test_gap_within_the_limit_waits_until_filled(node: Node) -> None:
@@ -140,13 +152,13 @@ def test_insufficient_funds_counts_what_is_already_pending(node: Node) -> None:
     _rejects(
         node,
         transfer(ALICE, BOB.address, 11, 1),
-        rpc_codes.INSUFFICIENT_FUNDS,
+        RejectReason.INSUFFICIENT_FUNDS,
         "insufficient funds",
     )
     _rejects(
         node,
         transfer(CAROL, BOB.address, 0, 0, max_fee=1),
-        rpc_codes.INSUFFICIENT_FUNDS,
+        RejectReason.INSUFFICIENT_FUNDS,
         "insufficient funds",
     )
 
@@ -154,23 +166,28 @@ def test_insufficient_funds_counts_what_is_already_pending(node: Node) -> None:
 def test_duplicates_and_replacements_are_refused(node: Node) -> None:
     raw = transfer(ALICE, BOB.address, 1, 0)
     node.submit_raw_transaction(raw)
-    _rejects(node, raw, rpc_codes.ALREADY_KNOWN, "already known")
-    _rejects(node, transfer(ALICE, BOB.address, 2, 0), rpc_codes.ALREADY_KNOWN, "replacement")
+    _rejects(node, raw, RejectReason.ALREADY_KNOWN, "already known")
+    _rejects(
+        node,
+        transfer(ALICE, BOB.address, 2, 0),
+        RejectReason.REPLACEMENT_NOT_SUPPORTED,
+        "replacement",
+    )
     node.seal_once()
-    _rejects(node, raw, rpc_codes.ALREADY_KNOWN, "already known")
+    _rejects(node, raw, RejectReason.ALREADY_KNOWN, "already known")
 
 
 def test_intrinsic_gas_and_block_gas_limits(node: Node) -> None:
     _rejects(
         node,
         transfer(ALICE, BOB.address, 1, 0, gas=20_000),
-        rpc_codes.INTRINSIC_GAS_TOO_LOW,
+        RejectReason.INTRINSIC_GAS_TOO_LOW,
         "intrinsic gas too low",
     )
     _rejects(
         node,
         transfer(ALICE, BOB.address, 1, 0, gas=node.head.gas_limit),
-        rpc_codes.EXCEEDS_BLOCK_GAS_LIMIT,
+        RejectReason.EXCEEDS_BLOCK_GAS_LIMIT,
         "exceeds block gas limit",
     )
 
@@ -179,7 +196,7 @@ def test_full_pool_is_refused(node: Node) -> None:
     for nonce in range(4):
         node.submit_raw_transaction(transfer(ALICE, BOB.address, 1, nonce))
         node.submit_raw_transaction(transfer(BOB, ALICE.address, 1, nonce))
-    _rejects(node, transfer(CAROL, BOB.address, 0, 0), -32000, "txpool is full")
+    _rejects(node, transfer(CAROL, BOB.address, 0, 0), RejectReason.POOL_FULL, "txpool is full")
 
 
 def test_batches_interleave_senders_in_arrival_order(node: Node) -> None:

@@ -31,6 +31,12 @@ def test_node_help_documents_every_option() -> None:
         "--max-nonce-gap",
         "--fsync",
         "--rpc-max-log-range",
+        "--max-tx-size",
+        "--sender-bytes-per-second",
+        "--sender-burst-bytes",
+        "--rpc-gas-cap",
+        "--rpc-call-timeout",
+        "--rpc-batch-call-budget",
         "--log-format",
     ):
         assert option in result.output

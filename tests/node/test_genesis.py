@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from eth_utils import to_canonical_address
 
-from ledger.exceptions import ConfigError, GenesisMismatchError, StoreCorruptedError
+from ledger.exceptions import ConfigError
 from ledger.node.config import ChainParams, GenesisConfig
+from ledger.node.errors import GenesisMismatchError, StoreCorruptedError
 from ledger.node.genesis import META_GENESIS, META_HEAD, open_chain
 from ledger.node.store import LevelStore
 from tests.support.accounts import make_accounts

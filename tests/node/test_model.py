@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ledger.exceptions import TransactionRejected
 from ledger.node.config import GenesisConfig
+from ledger.node.errors import TransactionRejected
 from ledger.node.node import Node
 from tests.support.accounts import make_accounts
 from tests.support.inprocess import open_node, transfer

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from ledger.node import rpc_codes
+from ledger.node.rpc import codes
 from tests.support.accounts import make_accounts, write_genesis
 from tests.support.inprocess import transfer
 from tests.support.processes import NodeProcess
@@ -46,7 +46,7 @@ def test_admin_methods_need_the_token(
     node = node_factory(genesis, CITYLEDGER_NODE_ADMIN_TOKEN=TOKEN)
     for token in (None, "wrong-token"):
         error = rpc(node, "perm_addAccountsToAllowlist", [NEWCOMER.address], token=token)["error"]
-        assert error["code"] == rpc_codes.UNAUTHORIZED
+        assert error["code"] == codes.UNAUTHORIZED
         assert "admin token" in error["message"]
     assert NEWCOMER.address not in rpc(node, "perm_getAccountsAllowlist", token=TOKEN)["result"]
 
@@ -56,7 +56,7 @@ def test_admin_methods_are_off_without_a_configured_token(
 ) -> None:
     node = node_factory(genesis)
     error = rpc(node, "perm_getAccountsAllowlist", token="anything")["error"]
-    assert error["code"] == rpc_codes.UNAUTHORIZED
+    assert error["code"] == codes.UNAUTHORIZED
 
 
 def test_allowlist_changes_take_effect_and_persist(
@@ -64,14 +64,14 @@ def test_allowlist_changes_take_effect_and_persist(
 ) -> None:
     node = node_factory(genesis, CITYLEDGER_NODE_ADMIN_TOKEN=TOKEN)
     raw = transfer(NEWCOMER, accounts[0].address, 1, 0)
-    assert send(node, raw)["error"]["code"] == rpc_codes.SENDER_NOT_AUTHORIZED
+    assert send(node, raw)["error"]["code"] == codes.SENDER_NOT_AUTHORIZED
 
     added = rpc(node, "perm_addAccountsToAllowlist", [NEWCOMER.address.lower()], token=TOKEN)
     assert added["result"] == "Success"
     assert "result" in send(node, raw)
 
     bad = rpc(node, "perm_addAccountsToAllowlist", ["0x1234"], token=TOKEN)
-    assert bad["error"]["code"] == rpc_codes.INVALID_PARAMS
+    assert bad["error"]["code"] == codes.INVALID_PARAMS
 
     node.stop()
     on_disk = tomllib.loads((node.data_dir / "permissions_config.toml").read_text())
@@ -82,7 +82,7 @@ def test_allowlist_changes_take_effect_and_persist(
 
     rpc(node, "perm_removeAccountsFromAllowlist", [accounts[1].address], token=TOKEN)
     refused = send(node, transfer(accounts[1], accounts[0].address, 1, 0))
-    assert refused["error"]["code"] == rpc_codes.SENDER_NOT_AUTHORIZED
+    assert refused["error"]["code"] == codes.SENDER_NOT_AUTHORIZED
 
 
 def test_sighup_reloads_an_edited_allowlist_file(
@@ -98,7 +98,7 @@ def test_sighup_reloads_an_edited_allowlist_file(
         assert time.monotonic() < deadline, answer
         time.sleep(0.05)
     refused = send(node, transfer(accounts[0], NEWCOMER.address, 1, 0))
-    assert refused["error"]["code"] == rpc_codes.SENDER_NOT_AUTHORIZED
+    assert refused["error"]["code"] == codes.SENDER_NOT_AUTHORIZED
 
 
 def test_sigterm_seals_accepted_transactions_before_exit(

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from ledger.node import rpc_codes
+from ledger.node.rpc import codes
 from tests.support.accounts import make_accounts, write_genesis
 from tests.support.inprocess import transfer
 from tests.support.processes import NodeProcess
@@ -53,7 +53,7 @@ def state(node: NodeProcess, accounts: list[LocalAccount]) -> list[tuple[str, st
 def test_malformed_json_is_a_parse_error(embedded_node: NodeProcess) -> None:
     response = post(embedded_node, b'{"jsonrpc": "2.0", "method": ')
     assert response.status_code == 200
-    assert response.json()["error"]["code"] == rpc_codes.PARSE_ERROR
+    assert response.json()["error"]["code"] == codes.PARSE_ERROR
     assert response.json()["id"] is None
 
 
@@ -98,7 +98,7 @@ def test_bad_params_are_invalid_params(
     embedded_node: NodeProcess, method: str, params: list[Any], message: str
 ) -> None:
     error = error_of(embedded_node, method, *params)
-    assert error["code"] == rpc_codes.INVALID_PARAMS
+    assert error["code"] == codes.INVALID_PARAMS
     assert message in error["message"]
 
 
@@ -128,7 +128,7 @@ def test_oversized_batch_and_body_are_refused(embedded_node: NodeProcess) -> Non
     assert "exceeds the limit" in post(embedded_node, batch).json()["error"]["message"]
     response = post(embedded_node, b"[" + b" " * (6 * 1024 * 1024) + b"]")
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == rpc_codes.INVALID_REQUEST
+    assert response.json()["error"]["code"] == codes.INVALID_REQUEST
 
 
 def test_get_is_not_rpc_but_health_answers(embedded_node: NodeProcess) -> None:
@@ -183,7 +183,7 @@ def test_log_queries_are_bounded(
             time.sleep(0.01)
     assert call(node, "eth_getLogs", {"fromBlock": "0x1", "toBlock": "0x2"})["result"] == []
     error = error_of(node, "eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest"})
-    assert error["code"] == rpc_codes.LIMIT_EXCEEDED
+    assert error["code"] == codes.LIMIT_EXCEEDED
     assert "exceeds the limit of 2" in error["message"]
 
 
@@ -205,6 +205,7 @@ def test_pending_transaction_is_visible_before_its_receipt(
     tx_hash = call(node, "eth_sendRawTransaction", "0x" + raw.hex())["result"]
     seen = call(node, "eth_getTransactionByHash", tx_hash)["result"]
     assert seen["blockNumber"] is None
+    assert seen["blockTimestamp"] is None
     assert seen["from"] == accounts[0].address
     assert call(node, "eth_getTransactionReceipt", tx_hash)["result"] is None
     assert call(node, "txpool_status")["result"]["pending"] == "0x1"
@@ -226,3 +227,35 @@ def test_pending_calls_run_at_the_next_blocks_time(embedded_node: NodeProcess) -
     pending = call(embedded_node, "eth_call", {"data": RETURN_TIMESTAMP}, "pending")["result"]
     assert int(latest, 16) == stamp
     assert int(pending, 16) >= max(stamp + 1, before)
+
+
+def test_transaction_objects_carry_their_blocks_timestamp(
+    embedded_node: NodeProcess, accounts: list[LocalAccount]
+) -> None:
+    """execution-apis requires ``blockTimestamp`` on transaction objects, as on receipts and
+    logs (issue 15, item 6): every way of reading a mined transaction gives its block's."""
+    sender, receiver = accounts[10], accounts[11]
+    nonce = int(
+        call(embedded_node, "eth_getTransactionCount", sender.address, "pending")["result"], 16
+    )
+    tx_hash = call(
+        embedded_node,
+        "eth_sendRawTransaction",
+        "0x" + transfer(sender, receiver.address, 1, nonce).hex(),
+    )["result"]
+    while (receipt := call(embedded_node, "eth_getTransactionReceipt", tx_hash)["result"]) is None:
+        time.sleep(0.01)
+    block = call(embedded_node, "eth_getBlockByHash", receipt["blockHash"], True)["result"]
+    index = receipt["transactionIndex"]
+    views = [
+        call(embedded_node, "eth_getTransactionByHash", tx_hash)["result"],
+        block["transactions"][int(index, 16)],
+        call(embedded_node, "eth_getTransactionByBlockHashAndIndex", block["hash"], index)[
+            "result"
+        ],
+        call(embedded_node, "eth_getTransactionByBlockNumberAndIndex", block["number"], index)[
+            "result"
+        ],
+    ]
+    assert [view["hash"] for view in views] == [tx_hash] * 4
+    assert [view["blockTimestamp"] for view in views] == [block["timestamp"]] * 4

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.exceptions import StoreCorruptedError
+from ledger.node.errors import StoreCorruptedError
 from ledger.node.store import LevelStore
 
 

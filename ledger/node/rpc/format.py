@@ -94,6 +94,9 @@ def transaction_json(
         "nonce": hex_int(tx.nonce),
         "blockHash": hex_bytes(header.hash) if header is not None else None,
         "blockNumber": hex_int(header.block_number) if header is not None else None,
+        # Required by execution-apis' TransactionInfo (as on receipts and logs): a client can
+        # date a transaction without fetching its block.
+        "blockTimestamp": hex_int(header.timestamp) if header is not None else None,
         "transactionIndex": hex_int(index) if index is not None else None,
         "from": checksum(sender),
         "to": checksum(tx.to) if tx.to else None,

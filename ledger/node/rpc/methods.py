@@ -1,8 +1,8 @@
 """The JSON-RPC methods, one class per namespace (as trinity's ``rpc/modules``).
 
 A method is a plain function of decoded JSON params returning JSON. ``@rpc`` names it and says
-whether it may run long (then the server runs it on a worker thread) and whether it needs the
-admin token.
+whether it may run long (then the server runs it on a worker thread), whether it executes EVM
+code (then it runs under a time budget) and whether it needs the admin token.
 """
 
 from __future__ import annotations
@@ -16,12 +16,17 @@ from eth.exceptions import BlockNotFound
 from eth_typing import Address
 from eth_utils import keccak
 
-from ledger.exceptions import TransactionRejected
-from ledger.node import rpc_codes
-from ledger.node.node import CallMessage, ExecutionFailed, LogFilter, Node
+from ledger.node.errors import (
+    ExecutionFailed,
+    ExecutionTimeout,
+    QueryLimitExceeded,
+    TransactionRejected,
+)
+from ledger.node.node import CallMessage, LogFilter, Node
+from ledger.node.rpc import codes
 from ledger.node.rpc import format as fmt
 from ledger.node.rpc import params as p
-from ledger.node.rpc.errors import InvalidParams, RpcError
+from ledger.node.rpc.errors import InvalidParams, RpcError, rejection
 
 CLIENT_VERSION = "CityLedger/embedded-py-evm/0.1.0"
 _ZERO_ADDRESS = Address(b"\x00" * 20)
@@ -35,13 +40,17 @@ class MethodInfo:
     name: str
     blocking: bool
     admin: bool
+    executes: bool
 
 
-def rpc(name: str, *, blocking: bool = False, admin: bool = False) -> Callable[[F], F]:
-    """Mark a module method as the JSON-RPC method ``name``."""
+def rpc(
+    name: str, *, blocking: bool = False, admin: bool = False, executes: bool = False
+) -> Callable[[F], F]:
+    """Mark a module method as the JSON-RPC method ``name`` (``executes`` implies blocking)."""
 
     def mark(function: F) -> F:
-        function.__rpc__ = MethodInfo(name, blocking, admin)  # type: ignore[attr-defined]
+        info = MethodInfo(name, blocking or executes, admin, executes)
+        function.__rpc__ = info  # type: ignore[attr-defined]
         return function
 
     return mark
@@ -55,7 +64,7 @@ class Module:
         """The header a state query runs at; an unknown block is an error, not null."""
         header = self._maybe_header(ref)
         if header is None:
-            raise RpcError(rpc_codes.RESOURCE_NOT_FOUND, "header not found")
+            raise RpcError(codes.RESOURCE_NOT_FOUND, "header not found")
         return header
 
     def _maybe_header(self, ref: p.BlockRef) -> BlockHeaderAPI | None:
@@ -140,9 +149,10 @@ class EthModule(Module):
 
     @rpc("eth_feeHistory")
     def fee_history(self, block_count: Any, newest: Any, percentiles: Any = None) -> dict[str, Any]:
-        count = (
-            block_count if isinstance(block_count, int) else p.quantity(block_count, "blockCount")
-        )
+        if isinstance(block_count, int) and not isinstance(block_count, bool):
+            count = block_count  # some clients send a JSON number here
+        else:
+            count = p.quantity(block_count, "blockCount")
         if count < 0:
             raise InvalidParams("blockCount: must not be negative")
         newest_header = self._header(p.block_ref(newest, "newestBlock"))
@@ -187,7 +197,7 @@ class EthModule(Module):
         )
         return fmt.hex_bytes(value.to_bytes(32, "big"))
 
-    @rpc("eth_call", blocking=True)
+    @rpc("eth_call", executes=True)
     def call(self, transaction: Any, block: Any = None, overrides: Any = None) -> str:
         if overrides is not None:
             raise InvalidParams("state overrides are not supported")
@@ -197,7 +207,7 @@ class EthModule(Module):
             header = self.node.pending_header(header)
         return fmt.hex_bytes(_execution(lambda: self.node.call(_call_message(transaction), header)))
 
-    @rpc("eth_estimateGas", blocking=True)
+    @rpc("eth_estimateGas", executes=True)
     def estimate_gas(self, transaction: Any, block: Any = None) -> str:
         header = self._header(p.block_ref(block))
         message = _call_message(transaction)
@@ -208,12 +218,12 @@ class EthModule(Module):
         try:
             return fmt.hex_bytes(self.node.submit_raw_transaction(p.data(raw, "transaction")))
         except TransactionRejected as exc:
-            raise RpcError(exc.code, exc.message) from exc
+            raise rejection(exc) from exc
 
     @rpc("eth_sendTransaction")
     def send_transaction(self, _transaction: Any) -> str:
         raise RpcError(
-            rpc_codes.METHOD_NOT_FOUND,
+            codes.METHOD_NOT_FOUND,
             "eth_sendTransaction is not available: the node holds no keys; sign the transaction "
             "and use eth_sendRawTransaction",
         )
@@ -303,10 +313,10 @@ class EthModule(Module):
         log_filter = self._log_filter(p.mapping(query, "filter"))
         try:
             return [fmt.log_json(entry) for entry in self.node.logs(log_filter)]
-        except ExecutionFailed as exc:
-            raise RpcError(rpc_codes.LIMIT_EXCEEDED, exc.message) from exc
+        except QueryLimitExceeded as exc:
+            raise RpcError(codes.LIMIT_EXCEEDED, exc.message) from exc
         except BlockNotFound as exc:
-            raise RpcError(rpc_codes.RESOURCE_NOT_FOUND, str(exc)) from exc
+            raise RpcError(codes.RESOURCE_NOT_FOUND, str(exc)) from exc
 
     def _log_filter(self, query: dict[str, Any]) -> LogFilter:
         addresses = query.get("address")
@@ -423,8 +433,10 @@ def _call_message(transaction: Any) -> CallMessage:
         if fields.get("from")
         else _ZERO_ADDRESS,
         to=p.address(fields["to"], "transaction.to") if fields.get("to") else None,
-        gas=p.quantity(fields["gas"], "transaction.gas") if fields.get("gas") else None,
-        value=p.quantity(fields["value"], "transaction.value") if fields.get("value") else 0,
+        gas=p.quantity(fields["gas"], "transaction.gas") if fields.get("gas") is not None else None,
+        value=p.quantity(fields["value"], "transaction.value")
+        if fields.get("value") is not None
+        else 0,
         data=p.data(payload, "transaction.input") if payload else b"",
     )
 
@@ -433,15 +445,18 @@ T = TypeVar("T")
 
 
 def _execution(run: Callable[[], T]) -> T:
-    """Turn a failed execution into the error geth gives: code 3 with the revert data."""
+    """Turn a failed execution into the error geth gives: code 3 with the revert data (and
+    geth's "execution aborted (timeout = 5s)" for one that ran out of time)."""
     try:
         return run()
+    except ExecutionTimeout as exc:
+        raise RpcError(codes.SERVER_ERROR, exc.message) from exc
     except ExecutionFailed as exc:
         if exc.data:
             reason = _revert_reason(exc.data)
             message = f"execution reverted: {reason}" if reason else "execution reverted"
-            raise RpcError(rpc_codes.EXECUTION_REVERTED, message, fmt.hex_bytes(exc.data)) from exc
-        raise RpcError(rpc_codes.UNAUTHORIZED, exc.message) from exc
+            raise RpcError(codes.EXECUTION_REVERTED, message, fmt.hex_bytes(exc.data)) from exc
+        raise RpcError(codes.UNAUTHORIZED, exc.message) from exc
 
 
 def _revert_reason(data: bytes) -> str | None:

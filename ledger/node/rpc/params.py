@@ -1,11 +1,14 @@
 """Decoding of JSON-RPC parameter values, strictly: a bad value is an InvalidParams error.
 
-Quantities are 0x-hex without leading zeros tolerated (clients do send "0x01"); data is 0x-hex of
-even length; addresses are 20 bytes, hashes 32.
+Quantities are 0x-hex without leading zeros tolerated (clients do send "0x01") and at most 256
+bits (every Ethereum quantity fits a uint256; a larger one reached py-evm as an internal error);
+data is 0x-hex of even length; addresses are 20 bytes, hashes 32. Only hex digits count: Python's
+``int`` and ``bytes.fromhex`` would also take underscores and spaces.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -15,6 +18,9 @@ from ledger.node.rpc.errors import InvalidParams
 
 BlockTag = Literal["latest", "earliest", "pending", "safe", "finalized"]
 _TAGS = ("latest", "earliest", "pending", "safe", "finalized")
+_QUANTITY = re.compile(r"0[xX][0-9a-fA-F]+")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+_UINT256_BITS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,22 +33,17 @@ class BlockRef:
 
 
 def quantity(value: Any, name: str = "value") -> int:
-    if isinstance(value, str) and value[:2] in ("0x", "0X") and len(value) > 2:
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
-    raise InvalidParams(f"{name}: expected a 0x-prefixed hex quantity, got {value!r}")
+    if isinstance(value, str) and _QUANTITY.fullmatch(value):
+        number = int(value, 16)
+        if number.bit_length() <= _UINT256_BITS:
+            return number
+        raise InvalidParams(f"{name}: more than 256 bits")
+    raise InvalidParams(f"{name}: expected a 0x-prefixed hex quantity, got {_short(value)}")
 
 
 def data(value: Any, name: str = "data") -> bytes:
-    if isinstance(value, str) and value[:2] in ("0x", "0X"):
-        body = value[2:]
-        if len(body) % 2 == 0:
-            try:
-                return bytes.fromhex(body)
-            except ValueError:
-                pass
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and _HEX.fullmatch(value, 2):
+        return bytes.fromhex(value[2:])
     raise InvalidParams(
         f"{name}: expected 0x-prefixed hex data of even length, got {_short(value)}"
     )

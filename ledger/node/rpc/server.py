@@ -2,7 +2,9 @@
 
 POST / takes JSON-RPC (single or batch); GET /health answers the head and sealer state for
 load balancers and the test fixtures. SIGTERM/SIGINT stop accepting requests, seal what is
-executable and close the store; SIGHUP re-reads the accounts allowlist file.
+executable and close the store; SIGHUP re-reads the accounts allowlist file. If the sealer
+cannot write a block, the server stops the same way and :func:`serve` raises
+:class:`SealingFailed`: the node is crash-only, and its supervisor restarts it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 import structlog
 import uvicorn
 
-from ledger.node import rpc_codes
+from ledger.node.errors import SealingFailed, describe
 from ledger.node.node import Node
+from ledger.node.rpc import codes
 from ledger.node.rpc.dispatch import Dispatcher
 
 log = structlog.get_logger("cityledger.node.server")
@@ -41,6 +44,8 @@ class RpcApp:
             node,
             admin_token=node.options.admin_token,
             max_batch=node.options.max_batch_requests,
+            call_seconds=node.options.rpc_call_timeout,
+            batch_call_seconds=node.options.rpc_batch_call_budget,
         )
         self._max_bytes = node.options.max_request_bytes
 
@@ -107,7 +112,7 @@ def _rpc_error(message: str) -> dict[str, Any]:
     return {
         "jsonrpc": "2.0",
         "id": None,
-        "error": {"code": rpc_codes.INVALID_REQUEST, "message": message},
+        "error": {"code": codes.INVALID_REQUEST, "message": message},
     }
 
 
@@ -153,6 +158,11 @@ class _Server(uvicorn.Server):
             self._on_stop()
         self.should_exit = True
 
+    def stop_soon(self) -> None:
+        """Stop as on SIGTERM, from any thread (uvicorn polls ``should_exit``)."""
+        if not self.should_exit:
+            self._stop()
+
 
 def serve(node: Node, on_stop: Callable[[], None] | None = None) -> None:
     """Run the node until SIGTERM/SIGINT, then shut down cleanly (seal, close the store).
@@ -178,8 +188,12 @@ def serve(node: Node, on_stop: Callable[[], None] | None = None) -> None:
         except Exception as exc:
             log.error("allowlist_reload_failed", error=str(exc))
 
+    def sealer_failed(error: BaseException) -> None:
+        log.error("node_stopping", reason="a block could not be written", error=describe(error))
+        server.stop_soon()
+
     signal.signal(signal.SIGHUP, reload_allowlist)
-    node.start()
+    node.start(on_failure=sealer_failed)
     log.info(
         "node_listening",
         url=f"http://{node.options.host}:{node.options.port}",
@@ -190,3 +204,9 @@ def serve(node: Node, on_stop: Callable[[], None] | None = None) -> None:
         server.run()
     finally:
         node.close()
+    if (failure := node.failure) is not None:
+        raise SealingFailed(
+            f"stopped: the node could not write block {node.head.block_number + 1} "
+            f"({describe(failure)}); blocks up to {node.head.block_number} "
+            "are intact and a restart reopens them"
+        ) from failure

@@ -1,4 +1,8 @@
-"""JSON-RPC error codes, following Besu where it has one and the JSON-RPC 2.0 spec otherwise."""
+"""JSON-RPC error codes, following Besu where it has one and the JSON-RPC 2.0 spec otherwise.
+
+Only the RPC layer uses these: the node core raises domain errors (``ledger.node.errors``) and
+``rpc.errors`` maps them here.
+"""
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -18,6 +22,9 @@ ALREADY_KNOWN = -32000
 WRONG_CHAIN_ID = -32000
 POOL_FULL = -32000
 UNSUPPORTED_TX_TYPE = -32000
+OVERSIZED_DATA = -32000
+"""geth's "oversized data" (core/txpool.ErrOversizedData) comes back as a plain -32000."""
+SERVER_ERROR = -32000
 
 # geth/EIP-1474: a call or estimate that reverted carries the revert data in "data".
 EXECUTION_REVERTED = 3
