@@ -59,15 +59,15 @@ from eth_utils import (  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from ledger.node.config import Allocation, ChainParams, GenesisConfig  # noqa: E402
-from tests.support.accounts import CHAIN_ID, FUNDS, make_accounts  # noqa: E402
-from tests.support.processes import (  # noqa: E402
+from cityledger.testing.accounts import CHAIN_ID, FUNDS, make_accounts  # noqa: E402
+from cityledger.testing.processes import (  # noqa: E402
     ANVIL,
     AnvilProcess,
     NodeProcess,
     free_port,
     rpc,
 )
+from ledger.node.config import Allocation, ChainParams, GenesisConfig  # noqa: E402
 
 TOKEN_ARTIFACT = ROOT / "tests" / "fixtures" / "contracts" / "BenchToken.json"
 GENESIS_GAS_LIMIT = 1_000_000_000

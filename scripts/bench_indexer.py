@@ -35,6 +35,11 @@ from hexbytes import HexBytes
 from rich.console import Console
 from rich.table import Table
 
+from cityledger.testing.accounts import make_accounts, write_genesis
+from cityledger.testing.city import TestCity, deploy_test_city
+from cityledger.testing.postgres import PostgresServer, find_postgres_bin
+from cityledger.testing.processes import NodeProcess, free_port
+from cityledger.testing.token_flood import FloodResult, flood, fund_residents, presign_transfers
 from ledger.contracts.base import city_artifact
 from ledger.indexer.db import make_engine, upgrade
 from ledger.indexer.decode import Decoder
@@ -43,11 +48,6 @@ from ledger.indexer.load import init_cursor, load_batch
 from ledger.indexer.reconcile import reconcile
 from ledger.indexer.runner import Indexer, manifest_contracts
 from ledger.logging import configure_logging
-from tests.support.accounts import make_accounts, write_genesis
-from tests.support.city import TestCity, deploy_test_city
-from tests.support.postgres import PostgresServer, find_postgres_bin
-from tests.support.processes import NodeProcess, free_port
-from tests.support.token_flood import FloodResult, flood, fund_residents, presign_transfers
 
 TARGET = 20.0
 SENDERS = 16

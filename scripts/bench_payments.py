@@ -67,16 +67,8 @@ from web3.contract.contract import ContractFunction
 from api.migrations import upgrade as upgrade_api
 from api.models import WebhookOutbox
 from api.services import SERVICE_KEY_ENV
-from ledger.chain import FREE_GAS_CALL_LIMIT
-from ledger.indexer.db import make_engine
-from ledger.indexer.db import upgrade as upgrade_index
-from ledger.indexer.load import read_cursor
-from ledger.indexer.reconcile import reconcile
-from ledger.indexer.runner import Indexer, manifest_contracts
-from ledger.logging import configure_logging
-from ledger.payments.orders import Order
-from ledger.types import AccountKind, reference
-from tests.api.helpers import (
+from cityledger.testing.accounts import make_accounts, write_genesis
+from cityledger.testing.api import (
     PREFIX,
     SECRET,
     SIWE_DOMAIN,
@@ -87,11 +79,19 @@ from tests.api.helpers import (
     service_key_env,
     sign_in,
 )
-from tests.support.accounts import make_accounts, write_genesis
-from tests.support.city import TestCity, deploy_test_city
-from tests.support.postgres import PostgresServer, find_postgres_bin
-from tests.support.processes import NodeProcess, free_port, rpc, rpc_batch
-from tests.support.token_flood import send_and_wait
+from cityledger.testing.city import TestCity, deploy_test_city
+from cityledger.testing.postgres import PostgresServer, find_postgres_bin
+from cityledger.testing.processes import NodeProcess, free_port, rpc, rpc_batch
+from cityledger.testing.token_flood import send_and_wait
+from ledger.chain import FREE_GAS_CALL_LIMIT
+from ledger.indexer.db import make_engine
+from ledger.indexer.db import upgrade as upgrade_index
+from ledger.indexer.load import read_cursor
+from ledger.indexer.reconcile import reconcile
+from ledger.indexer.runner import Indexer, manifest_contracts
+from ledger.logging import configure_logging
+from ledger.payments.orders import Order
+from ledger.types import AccountKind, reference
 
 API_TARGET = 0.7
 INDEX_TARGET = 20.0

@@ -28,11 +28,11 @@ from rich.console import Console
 from rich.table import Table
 from typer.testing import CliRunner
 
+from cityledger.testing.accounts import make_accounts, write_genesis
+from cityledger.testing.city import TestCity, deploy_test_city
+from cityledger.testing.processes import NodeProcess, free_port, rpc_batch
 from ledger.keys import KeyStore
 from ledger.types import AccountKind
-from tests.support.accounts import make_accounts, write_genesis
-from tests.support.city import TestCity, deploy_test_city
-from tests.support.processes import NodeProcess, free_port, rpc_batch
 from wallet_cli.main import app as wallet_app
 
 LIFE_ZONE_PEAK_TPS = 0.5

@@ -34,6 +34,9 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
 
+from cityledger.testing.accounts import make_accounts, write_genesis
+from cityledger.testing.processes import ANVIL, AnvilProcess, NodeProcess, free_port, rpc
+from cityledger.testing.voting import run_ceremony, send_signed
 from ledger.chain import Chain
 from ledger.city import City
 from ledger.deploy import DeployPlan, deploy_city
@@ -48,9 +51,6 @@ from ledger.voting.files import ElectionFiles
 from ledger.voting.manifest import ElectionManifest
 from ledger.voting.record import read_record, spec_of
 from ledger.voting.vault import TrusteeVault
-from tests.support.accounts import make_accounts, write_genesis
-from tests.support.processes import ANVIL, AnvilProcess, NodeProcess, free_port, rpc
-from tests.support.voting import run_ceremony, send_signed
 
 ELECTIONGUARD_VERIFY_S = 0.3
 TARGET_S, TARGET_BALLOTS = 60.0, 20_000

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.crash import run_crash_drill
+from cityledger.testing.crash import run_crash_drill
 
 
 def main() -> int:

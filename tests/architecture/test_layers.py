@@ -53,7 +53,7 @@ def test_the_tree_keeps_every_contract() -> None:
         ("api/main.py", "import wallet_cli.main", "one-way flow"),
         ("ledger/indexer/runner.py", "import ledger.node.store", "imported only by what starts"),
         ("api/deps.py", "from ledger.node import config", "imported only by what starts"),
-        ("ledger/city.py", "import tests.support.accounts", "imports no front end, test"),
+        ("ledger/city.py", "import tests.conftest", "imports no front end, test"),
     ],
 )
 def test_a_crossed_layer_fails_the_linter(

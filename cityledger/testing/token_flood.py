@@ -13,9 +13,9 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from cityledger.testing.city import TestCity
+from cityledger.testing.processes import rpc_batch
 from ledger.types import AccountKind
-from tests.support.city import TestCity
-from tests.support.processes import rpc_batch
 
 TRANSFER_GAS = 120_000
 

@@ -1,6 +1,7 @@
-"""What the API suites share: a deployed city with merchants and residents, the API served by
+"""The city API under test: a deployed city with merchants and residents, the API served by
 uvicorn in a thread, API keys, Sign-In with Ethereum, wallet-signed transactions, and a local
-webhook receiver that verifies signatures with the merchant helper."""
+webhook receiver that verifies signatures with the merchant helper. Used by the API and e2e
+suites and by the payments benchmark."""
 
 from __future__ import annotations
 
@@ -27,11 +28,14 @@ from web3.contract.contract import ContractFunction
 
 from api.core import scopes as scope_names
 from api.core.config import Settings
-from api.keys import KeyGrant, PrincipalKind, issue_key
+from api.core.scopes import PrincipalKind
+from api.keys import KeyGrant, issue_key
 from api.main import create_app
 from api.migrations import upgrade as upgrade_api
 from api.services import SERVICE_KEY_ENV
 from api.webhooks.verify import SIGNATURE_HEADER, WebhookSignatureError, verify_signature
+from cityledger.testing.city import TestCity
+from cityledger.testing.processes import free_port
 from ledger.config import LedgerSettings
 from ledger.contracts.payments import PaymentRouter
 from ledger.indexer.db import make_engine
@@ -39,8 +43,6 @@ from ledger.indexer.db import upgrade as upgrade_index
 from ledger.indexer.runner import Indexer, RunStats
 from ledger.payments.orders import parse_pay_uri
 from ledger.types import AccountKind
-from tests.support.city import TestCity
-from tests.support.processes import free_port
 
 DISTRICT = 5101
 SECRET = "test-secret-" + "x" * 40

@@ -8,7 +8,7 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractFunction
-from web3.types import TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 
 def sign(w3: Web3, account: LocalAccount, tx: dict[str, Any], nonce: int | None = None) -> HexBytes:
@@ -23,7 +23,8 @@ def sign(w3: Web3, account: LocalAccount, tx: dict[str, Any], nonce: int | None 
         **tx,
     }
     if "gas" not in filled:
-        filled["gas"] = w3.eth.estimate_gas({**filled, "from": account.address})
+        estimate: Any = {**filled, "from": account.address}
+        filled["gas"] = w3.eth.estimate_gas(estimate)
     return HexBytes(account.sign_transaction(filled).raw_transaction)
 
 
@@ -34,15 +35,13 @@ def send(w3: Web3, account: LocalAccount, tx: dict[str, Any]) -> TxReceipt:
 
 def call_fn(w3: Web3, account: LocalAccount, function: ContractFunction) -> TxReceipt:
     """Send a contract function call as a signed transaction."""
-    tx = function.build_transaction(
-        {
-            "from": account.address,
-            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-            "maxFeePerGas": 0,
-            "maxPriorityFeePerGas": 0,
-        }
-    )
-    return send(w3, account, tx)
+    params: TxParams = {
+        "from": account.address,
+        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+        "maxFeePerGas": Wei(0),
+        "maxPriorityFeePerGas": Wei(0),
+    }
+    return send(w3, account, dict(function.build_transaction(params)))
 
 
 def deploy(w3: Web3, account: LocalAccount, abi: list[Any], bytecode: bytes, *args: Any) -> str:
