@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
 from cityledger.testing.city import TestCity
 from cityledger.testing.processes import rpc_batch
+from cityledger.testing.web3tx import presign
 from ledger.types import AccountKind
 
 TRANSFER_GAS = 120_000
@@ -46,27 +46,12 @@ def fund_residents(city: TestCity, people: list[LocalAccount], amount: int, labe
 
 def presign_transfers(city: TestCity, senders: list[LocalAccount], count: int) -> list[str]:
     """``count`` transfers of 1..97 tokens, round-robin over ``senders`` to the next one."""
-    token = city.city.token
-    w3 = city.city.chain.w3
-    nonces: dict[str, int] = {
-        s.address: w3.eth.get_transaction_count(s.address, "pending") for s in senders
-    }
-    raws = []
-    for i in range(count):
-        sender, receiver = senders[i % len(senders)], senders[(i + 1) % len(senders)]
-        params: Any = {
-            "from": sender.address,
-            "nonce": nonces[sender.address],
-            "gas": TRANSFER_GAS,
-            "maxFeePerGas": 0,
-            "maxPriorityFeePerGas": 0,
-            "chainId": city.city.chain.chain_id,
-        }
-        function = token.contract.functions.transfer(receiver.address, 1 + i % 97)
-        tx: Any = function.build_transaction(params)
-        nonces[sender.address] += 1
-        raws.append("0x" + bytes(sender.sign_transaction(tx).raw_transaction).hex())
-    return raws
+    transfer = city.city.token.contract.functions.transfer
+    calls = [
+        (senders[i % len(senders)], transfer(senders[(i + 1) % len(senders)].address, 1 + i % 97))
+        for i in range(count)
+    ]
+    return presign(city.city.chain.w3, calls, gas=TRANSFER_GAS)
 
 
 def send_and_wait(url: str, raws: list[str], *, chunk: int = 50) -> FloodResult:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
@@ -18,6 +17,7 @@ from eth_utils import keccak
 from web3.contract.contract import ContractFunction
 
 from cityledger.testing.processes import rpc_batch
+from cityledger.testing.web3tx import presign
 from ledger.city import City
 from ledger.types import AccountKind
 from ledger.voting import lifecycle
@@ -36,22 +36,7 @@ def send_signed(city: City, calls: Sequence[tuple[LocalAccount, ContractFunction
     """Sign each (signer, call) with the signer's next nonce, send in batches, wait for every
     receipt and fail on any revert; returns the number of blocks they took."""
     chain = city.chain
-    nonces: dict[str, int] = {}
-    raws: list[str] = []
-    for signer, function in calls:
-        if signer.address not in nonces:
-            nonces[signer.address] = chain.w3.eth.get_transaction_count(signer.address, "pending")
-        params: Any = {
-            "from": signer.address,
-            "nonce": nonces[signer.address],
-            "gas": FLOOD_GAS,
-            "maxFeePerGas": 0,
-            "maxPriorityFeePerGas": 0,
-            "chainId": chain.chain_id,
-        }
-        nonces[signer.address] += 1
-        tx: Any = function.build_transaction(params)
-        raws.append("0x" + bytes(signer.sign_transaction(tx).raw_transaction).hex())
+    raws = presign(chain.w3, calls, gas=FLOOD_GAS)
     sent = dict(zip(raws, calls, strict=True))
     blocks: set[str] = set()
     for start in range(0, len(raws), BATCH):
