@@ -74,29 +74,18 @@ class World:
             return indexer.run_once()
 
     def settings(self, **overrides: Any) -> Settings:
-        ledger = LedgerSettings(
-            db_url=self.db_url,
-            rpc_url=overrides.pop("rpc_url", self.city.url),
-            network=self.city.manifest_path.stem,
-            deployments_dir=self.city.manifest_path.parent,
-        )
+        """The suites' API: webhooks off unless asked, limits far above what tests send."""
         values: dict[str, Any] = {
-            "environment": "staging",
-            "secret_key": SECRET,
-            "ledger": ledger,
-            "siwe_domain": SIWE_DOMAIN,
-            "siwe_uri": SIWE_URI,
             "webhooks_enabled": False,
-            "webhook_allow_private_hosts": True,
             "rate_limit_per_second": 1000.0,
             "rate_limit_burst": 5000,
             "siwe_nonces_per_minute": 60_000.0,
             "siwe_nonce_burst": 5000,
             "relay_wait": 30.0,
             "idempotency_wait": 60.0,
+            **overrides,
         }
-        values.update(overrides)
-        return Settings(**values)
+        return api_settings(self.city, self.db_url, **values)
 
     def key(
         self,
@@ -106,6 +95,30 @@ class World:
         label: str = "test",
     ) -> str:
         return make_key(self.engine, merchant.address if merchant else None, scopes, label)
+
+
+def api_settings(
+    city: TestCity, db_url: str, *, rpc_url: str | None = None, **overrides: Any
+) -> Settings:
+    """The API's settings over ``city`` (its node, unless ``rpc_url``, and its deployment
+    manifest) and the index database at ``db_url``: staging, the test secret and SIWE domain,
+    webhooks allowed to local receivers; ``overrides`` are any other ``Settings`` fields."""
+    ledger = LedgerSettings(
+        db_url=db_url,
+        rpc_url=rpc_url or city.url,
+        network=city.manifest_path.stem,
+        deployments_dir=city.manifest_path.parent,
+    )
+    values: dict[str, Any] = {
+        "environment": "staging",
+        "secret_key": SECRET,
+        "ledger": ledger,
+        "siwe_domain": SIWE_DOMAIN,
+        "siwe_uri": SIWE_URI,
+        "webhook_allow_private_hosts": True,
+        **overrides,
+    }
+    return Settings(**values)
 
 
 def make_key(

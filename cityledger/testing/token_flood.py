@@ -1,13 +1,12 @@
 """Many CityToken transfers, pre-signed and sent in JSON-RPC batches: a backlog to index.
 
-Used by the indexer's crash drill (tests/indexer/test_crash.py) and its benchmark
-(scripts/bench_indexer.py).
+Used by the indexer's crash drill (tests/indexer/test_crash.py) and the benchmarks (which time
+their floods with ``scripts.bench._utils.chain_plumbing.send_all``).
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
@@ -81,38 +80,4 @@ def send_and_wait(url: str, raws: list[str], *, chunk: int = 50) -> FloodResult:
             waiting = still
             if waiting:
                 time.sleep(0.005)
-    return FloodResult(len(raws), len(blocks), time.perf_counter() - started)
-
-
-def flood(url: str, raws: list[str], *, threads: int = 8, per_request: int = 25) -> FloodResult:
-    """Submit ``raws`` from ``threads`` clients at once (``per_request`` per JSON-RPC batch) and
-    wait for every receipt: the node's own ceiling for these transfers."""
-    started = time.perf_counter()
-    chunks = [raws[i : i + per_request] for i in range(0, len(raws), per_request)]
-    hashes: list[str] = []
-
-    def submit(chunk: list[str]) -> list[str]:
-        return [str(h) for h in rpc_batch(url, [("eth_sendRawTransaction", [r]) for r in chunk])]
-
-    with ThreadPoolExecutor(threads) as pool:
-        for sent in pool.map(submit, chunks):
-            hashes.extend(sent)
-    blocks: set[str] = set()
-    waiting = hashes
-    while waiting:
-        still = []
-        for start in range(0, len(waiting), 500):
-            part = waiting[start : start + 500]
-            receipts = rpc_batch(url, [("eth_getTransactionReceipt", [h]) for h in part])
-            for tx_hash, receipt in zip(part, receipts, strict=True):
-                if receipt is None:
-                    still.append(tx_hash)
-                    continue
-                assert isinstance(receipt, dict)
-                if receipt["status"] != "0x1":
-                    raise RuntimeError(f"transfer {tx_hash} failed: {receipt}")
-                blocks.add(receipt["blockHash"])
-        waiting = still
-        if waiting:
-            time.sleep(0.02)
     return FloodResult(len(raws), len(blocks), time.perf_counter() - started)

@@ -328,22 +328,25 @@ def _submit_once(
     return retry
 
 
-def _lost(count: int, tracker: _Tracker, plan: SubmitPlan) -> BenchmarkError:
-    return BenchmarkError(
-        f"lost transactions: {count - tracker.done} of {count} not mined after {plan.timeout:g} s"
-    )
+def _until_mined(
+    tracker: _Tracker, count: int, plan: SubmitPlan, deadline: float
+) -> Iterator[None]:
+    """One round per look at the chain while some of ``count`` transactions are not found
+    mined (and no submitter failed); past the deadline, they count as lost."""
+    while tracker.done < count and not tracker.errors:
+        if time.monotonic() > deadline:
+            raise BenchmarkError(
+                f"lost transactions: {count - tracker.done} of {count} not mined after "
+                f"{plan.timeout:g} s"
+            )
+        yield
 
 
 def _poll_receipts(
     url: str, hashes: Sequence[str], tracker: _Tracker, plan: SubmitPlan, deadline: float
 ) -> None:
-    count = len(hashes)
     with RpcSession(url) as session:
-        while tracker.done < count:
-            if tracker.errors:
-                return
-            if time.monotonic() > deadline:
-                raise _lost(count, tracker, plan)
+        for _ in _until_mined(tracker, len(hashes), plan, deadline):
             window = tracker.oldest(plan.poll_batch)
             if not window:
                 time.sleep(plan.poll_interval / 5)
@@ -369,14 +372,9 @@ def _watch_blocks(
     number: int,
 ) -> None:
     """Read every block after ``number`` as it comes; what it holds is mined at that moment."""
-    count = len(hashes)
     index = {h: i for i, h in enumerate(hashes)}
     with RpcSession(url) as session:
-        while tracker.done < count:
-            if tracker.errors:
-                return
-            if time.monotonic() > deadline:
-                raise _lost(count, tracker, plan)
+        for _ in _until_mined(tracker, len(hashes), plan, deadline):
             head = session.block_number()
             now = time.perf_counter()
             for part in chunks(range(number + 1, head + 1), 100):

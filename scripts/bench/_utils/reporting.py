@@ -1,7 +1,7 @@
 """Reporting: the console, the table printer, number formats, progress lines and JSON output.
 
-Tables print with the first column left-aligned and the rest right-aligned, at least
-``MIN_WIDTH`` wide even when piped (CI logs, ``tee``), so each row stays on one line.
+Tables print with the first column left-aligned and the rest right-aligned; piped (CI logs,
+``tee``) the console is ``PIPED_WIDTH`` wide, so each row of the widest table stays on one line.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[3]
 MIN_WIDTH = 140
+PIPED_WIDTH = 170
 
-console = Console(width=max(Console().width, MIN_WIDTH))
+console = Console(width=max(Console().width, MIN_WIDTH) if sys.stdout.isatty() else PIPED_WIDTH)
 
 SECTION = None
 """A row of ``None`` in :func:`print_table`'s rows starts a new section (a rule)."""
