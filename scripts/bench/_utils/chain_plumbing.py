@@ -71,17 +71,23 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 class RpcSession:
-    """One persistent HTTP connection speaking JSON-RPC; several calls go in one POST."""
+    """JSON-RPC over persistent HTTP connections; several calls go in one POST.
 
-    def __init__(self, url: str, timeout: float = 120.0) -> None:
+    Threads of one run share one ``http`` client (its pool keeps a connection per thread):
+    making an ``httpx.Client`` builds an SSL context, ~30 ms of the benchmark's CPU each.
+    """
+
+    def __init__(self, url: str, http: httpx.Client | None = None) -> None:
         self.url = url
-        self._http = httpx.Client(timeout=timeout)
+        self._own = http is None
+        self._http = http if http is not None else httpx.Client(timeout=120.0)
 
     def __enter__(self) -> RpcSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._http.close()
+        if self._own:
+            self._http.close()
 
     def send(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
         """The response objects in call order (a single call goes as a plain, unbatched
@@ -234,32 +240,36 @@ def send_all(
             return next(pending, None)
 
     deadline = time.monotonic() + plan.timeout
-    with RpcSession(url) as session:
+    limits = httpx.Limits(
+        max_connections=plan.clients + 1, max_keepalive_connections=plan.clients + 1
+    )
+    with httpx.Client(timeout=120.0, limits=limits) as http:
+        session = RpcSession(url, http)
         first_block = session.block_number() if plan.watch_blocks else 0
-    threads = [
-        threading.Thread(
-            target=_guarded,
-            args=(tracker, _submitter, url, hexes, hashes, tracker, next_chunk, plan, deadline),
-            daemon=True,
-        )
-        for _ in range(plan.clients)
-    ]
-    tracker.started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    try:
-        if plan.watch_blocks:
-            _watch_blocks(url, hashes, tracker, plan, deadline, first_block)
-        else:
-            _poll_receipts(url, hashes, tracker, plan, deadline)
-    finally:
-        tracker.stop.set()
+        threads = [
+            threading.Thread(
+                target=_guarded,
+                args=(tracker, _submitter, session, hexes, hashes, next_chunk, plan, deadline),
+                daemon=True,
+            )
+            for _ in range(plan.clients)
+        ]
+        tracker.started = time.perf_counter()
         for thread in threads:
-            thread.join()
-    if tracker.errors:
-        raise BenchmarkError(f"submission failed: {tracker.errors[0]}") from tracker.errors[0]
-    if plan.watch_blocks:
-        _check_statuses(url, hashes, tracker)
+            thread.start()
+        try:
+            if plan.watch_blocks:
+                _watch_blocks(session, hashes, tracker, plan, deadline, first_block)
+            else:
+                _poll_receipts(session, hashes, tracker, plan, deadline)
+        finally:
+            tracker.stop.set()
+            for thread in threads:
+                thread.join()
+        if tracker.errors:
+            raise BenchmarkError(f"submission failed: {tracker.errors[0]}") from tracker.errors[0]
+        if plan.watch_blocks:
+            _check_statuses(session, hashes, tracker)
     if tracker.failed:
         raise BenchmarkError(
             f"{len(tracker.failed)} transactions have status 0, e.g. {hashes[tracker.failed[0]]}"
@@ -268,9 +278,10 @@ def send_all(
 
 
 def _guarded(tracker: _Tracker, target: Callable[..., None], *args: Any) -> None:
-    """Run a worker; an exception is recorded so the main thread fails instead of hanging."""
+    """Run a worker (``target(tracker, *args)``); an exception is recorded so the main thread
+    fails instead of hanging."""
     try:
-        target(*args)
+        target(tracker, *args)
     except BaseException as exc:
         with tracker.lock:
             tracker.errors.append(exc)
@@ -278,30 +289,29 @@ def _guarded(tracker: _Tracker, target: Callable[..., None], *args: Any) -> None
 
 
 def _submitter(
-    url: str,
+    tracker: _Tracker,
+    session: RpcSession,
     hexes: Sequence[str],
     hashes: Sequence[str],
-    tracker: _Tracker,
     next_chunk: Callable[[], Sequence[int] | None],
     plan: SubmitPlan,
     deadline: float,
 ) -> None:
-    with RpcSession(url) as session:
-        while not tracker.stop.is_set() and (chunk := next_chunk()) is not None:
-            if plan.rate is not None:  # steady load: tx i leaves at start + i / rate
-                delay = tracker.started + chunk[0] / plan.rate - time.perf_counter()
-                if delay > 0 and tracker.stop.wait(delay):
-                    return
-            pending = list(chunk)
-            first_attempt = time.perf_counter()
-            for index in pending:
-                tracker.submitted[index] = first_attempt
-            while pending:
-                pending = _submit_once(session, hexes, hashes, tracker, pending)
-                if pending:
-                    if time.monotonic() > deadline:
-                        raise BenchmarkError(f"{len(pending)} txs still refused at the deadline")
-                    time.sleep(0.05)
+    while not tracker.stop.is_set() and (chunk := next_chunk()) is not None:
+        if plan.rate is not None:  # steady load: tx i leaves at start + i / rate
+            delay = tracker.started + chunk[0] / plan.rate - time.perf_counter()
+            if delay > 0 and tracker.stop.wait(delay):
+                return
+        pending = list(chunk)
+        first_attempt = time.perf_counter()
+        for index in pending:
+            tracker.submitted[index] = first_attempt
+        while pending:
+            pending = _submit_once(session, hexes, hashes, tracker, pending)
+            if pending:
+                if time.monotonic() > deadline:
+                    raise BenchmarkError(f"{len(pending)} txs still refused at the deadline")
+                time.sleep(0.05)
 
 
 def _submit_once(
@@ -343,28 +353,31 @@ def _until_mined(
 
 
 def _poll_receipts(
-    url: str, hashes: Sequence[str], tracker: _Tracker, plan: SubmitPlan, deadline: float
+    session: RpcSession,
+    hashes: Sequence[str],
+    tracker: _Tracker,
+    plan: SubmitPlan,
+    deadline: float,
 ) -> None:
-    with RpcSession(url) as session:
-        for _ in _until_mined(tracker, len(hashes), plan, deadline):
-            window = tracker.oldest(plan.poll_batch)
-            if not window:
-                time.sleep(plan.poll_interval / 5)
-                continue
-            receipts = session.results([("eth_getTransactionReceipt", [hashes[i]]) for i in window])
-            now = time.perf_counter()
-            mined = [(i, r) for i, r in zip(window, receipts, strict=True) if r is not None]
-            tracker.found(
-                [(i, int(r["status"], 16) == 1) for i, r in mined],
-                now,
-                {r["blockHash"] for _, r in mined},
-            )
-            if len(mined) < len(window):
-                time.sleep(plan.poll_interval)
+    for _ in _until_mined(tracker, len(hashes), plan, deadline):
+        window = tracker.oldest(plan.poll_batch)
+        if not window:
+            time.sleep(plan.poll_interval / 5)
+            continue
+        receipts = session.results([("eth_getTransactionReceipt", [hashes[i]]) for i in window])
+        now = time.perf_counter()
+        mined = [(i, r) for i, r in zip(window, receipts, strict=True) if r is not None]
+        tracker.found(
+            [(i, int(r["status"], 16) == 1) for i, r in mined],
+            now,
+            {r["blockHash"] for _, r in mined},
+        )
+        if len(mined) < len(window):
+            time.sleep(plan.poll_interval)
 
 
 def _watch_blocks(
-    url: str,
+    session: RpcSession,
     hashes: Sequence[str],
     tracker: _Tracker,
     plan: SubmitPlan,
@@ -373,24 +386,20 @@ def _watch_blocks(
 ) -> None:
     """Read every block after ``number`` as it comes; what it holds is mined at that moment."""
     index = {h: i for i, h in enumerate(hashes)}
-    with RpcSession(url) as session:
-        for _ in _until_mined(tracker, len(hashes), plan, deadline):
-            head = session.block_number()
-            now = time.perf_counter()
-            for part in chunks(range(number + 1, head + 1), 100):
-                blocks = session.results([("eth_getBlockByNumber", [hex(n), False]) for n in part])
-                for block in blocks:
-                    mined = [index[h] for h in block["transactions"] if h in index]
-                    if mined:
-                        tracker.found([(i, True) for i in mined], now, {block["hash"]})
-            number = max(number, head)
-            time.sleep(plan.poll_interval)
+    for _ in _until_mined(tracker, len(hashes), plan, deadline):
+        head = session.block_number()
+        now = time.perf_counter()
+        for part in chunks(range(number + 1, head + 1), 100):
+            blocks = session.results([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+            for block in blocks:
+                mined = [index[h] for h in block["transactions"] if h in index]
+                if mined:
+                    tracker.found([(i, True) for i in mined], now, {block["hash"]})
+        number = max(number, head)
+        time.sleep(plan.poll_interval)
 
 
-def _check_statuses(url: str, hashes: Sequence[str], tracker: _Tracker) -> None:
-    with RpcSession(url) as session:
-        for part in chunks(range(len(hashes)), 500):
-            receipts = session.results([("eth_getTransactionReceipt", [hashes[i]]) for i in part])
-            tracker.failed += [
-                i for i, r in zip(part, receipts, strict=True) if r["status"] != "0x1"
-            ]
+def _check_statuses(session: RpcSession, hashes: Sequence[str], tracker: _Tracker) -> None:
+    for part in chunks(range(len(hashes)), 500):
+        receipts = session.results([("eth_getTransactionReceipt", [hashes[i]]) for i in part])
+        tracker.failed += [i for i, r in zip(part, receipts, strict=True) if r["status"] != "0x1"]
