@@ -20,7 +20,7 @@ from cityledger.testing.postgres import (
 )
 from cityledger.testing.processes import ANVIL, AnvilProcess, NodeProcess, free_port, rpc
 
-# No timed assertions in tests (speed is measured by scripts/bench_*): hypothesis's per-example
+# No timed assertions in tests (speed is measured by scripts/bench): hypothesis's per-example
 # deadline would be one, and a flaky one on a shared 2-core machine running two test workers.
 settings.register_profile("cityledger", deadline=None)
 settings.load_profile("cityledger")
