@@ -31,7 +31,7 @@ format: $(VENV)/.installed ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 bench: $(VENV)/.installed contracts/node_modules/.installed ## chain benchmark (prints a table)
-	$(BIN)/python scripts/bench_chain.py $(BENCH_ARGS)
+	$(BIN)/python -m scripts.bench chain $(BENCH_ARGS)
 
 lock: ## re-resolve requirements/dev.lock from pyproject.toml
 	$(BIN)/pip-compile --quiet --strip-extras --extra dev --no-emit-index-url --no-emit-find-links \

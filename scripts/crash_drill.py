@@ -2,20 +2,17 @@
 
 The test suite runs 20 kills (tests/node/test_durability.py); this runs as many as you like:
 
-    .venv/bin/python scripts/crash_drill.py --kills 100
+    .venv/bin/python scripts/crash_drill.py --kills 100     # or: python -m scripts.crash_drill
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.support.crash import run_crash_drill
+from cityledger.testing.crash import run_crash_drill
 
 
 def main() -> int:

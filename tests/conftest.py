@@ -10,17 +10,23 @@ from eth_account.signers.local import LocalAccount
 from hypothesis import settings
 from web3 import Web3
 
-from tests.support.accounts import CHAIN_ID, FUNDS, make_accounts, write_genesis
-from tests.support.city import TestCity, deploy_test_city
-from tests.support.processes import ANVIL, AnvilProcess, NodeProcess, free_port, rpc
+from cityledger.testing.accounts import CHAIN_ID, FUNDS, make_accounts, write_genesis
+from cityledger.testing.city import TestCity, deploy_test_city
+from cityledger.testing.postgres import (
+    PostgresServer,
+    PostgresUnavailable,
+    start_postgres,
+    stop_postgres,
+)
+from cityledger.testing.processes import ANVIL, AnvilProcess, NodeProcess, free_port, rpc
 
-# No timed assertions in tests (speed is measured by scripts/bench_*): hypothesis's per-example
+# No timed assertions in tests (speed is measured by scripts/bench): hypothesis's per-example
 # deadline would be one, and a flaky one on a shared 2-core machine running two test workers.
 settings.register_profile("cityledger", deadline=None)
 settings.load_profile("cityledger")
 
 ACCOUNT_COUNT = 12
-"""Staff of the test city (5 first, 2 last) around 5 people (see tests/support/city.py)."""
+"""Staff of the test city (5 first, 2 last) around 5 people (see cityledger/testing/city.py)."""
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +96,7 @@ def test_city(
     accounts: list[LocalAccount],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> TestCity:
-    """The city's contracts deployed on this module's embedded node (see tests/support/city)."""
+    """The city's contracts deployed on this module's embedded node (cityledger.testing.city)."""
     manifest = tmp_path_factory.mktemp("deployments") / "test.json"
     return deploy_test_city(embedded_node.url, accounts, manifest)
 
@@ -107,3 +113,15 @@ def anvil_city(
 @pytest.fixture
 def w3(embedded_node: NodeProcess) -> Web3:
     return Web3(Web3.HTTPProvider(embedded_node.url, request_kwargs={"timeout": 30}))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the session (each test makes a database of its own with
+    ``new_database``); the test skips, saying why, if this machine cannot run one."""
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    stop_postgres(server)

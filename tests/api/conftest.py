@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from tests.api.helpers import ApiServer, World, build_world, service_key_env
-from tests.support.accounts import make_accounts
-from tests.support.city import TestCity
+from cityledger.testing.accounts import make_accounts
+from cityledger.testing.api import ApiServer, World, build_world, service_key_env
+from cityledger.testing.city import TestCity
 
 API_SUITE_ACCOUNTS = 16
 """5 staff, 9 people (2 merchants, 2 residents, spares), merchant admin, payment operator."""

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from api.core import scopes
 from cityledger.cli import app as cli
-from tests.api.helpers import SECRET, SIWE_DOMAIN, SIWE_URI, ApiServer, World, auth, sign_in
+from cityledger.testing.api import SECRET, SIWE_DOMAIN, SIWE_URI, ApiServer, World, auth, sign_in
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.helpers import PREFIX, ApiServer
+from cityledger.testing.api import PREFIX, ApiServer
 
 CHROMIUM = "chromium"
 OFFLINE = "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"

@@ -35,6 +35,8 @@ from api.core.errors import ApiError
 from api.elections.casting import submit_cast
 from api.idempotency import REPLAY_HEADER
 from api.services import Services
+from cityledger.testing.api import DISTRICT, ApiServer, World, credential, sign_in
+from cityledger.testing.voting import run_ceremony
 from ledger.city import City
 from ledger.contracts.elections import ElectionPhase, choices_mask
 from ledger.exceptions import ContractRevertError
@@ -48,8 +50,6 @@ from ledger.voting.files import ElectionFiles
 from ledger.voting.manifest import ElectionManifest
 from ledger.voting.record import spec_of
 from ledger.voting.vault import TrusteeVault
-from tests.api.helpers import DISTRICT, ApiServer, World, credential, sign_in
-from tests.support.voting import run_ceremony
 from wallet_cli.main import app as wallet
 
 PASSWORD = "trustee password"

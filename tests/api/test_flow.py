@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from cityledger.testing.api import ApiServer, World, pay_for_body, sign_in, signed
 from ledger.payments.orders import parse_pay_uri
-from tests.api.helpers import ApiServer, World, pay_for_body, sign_in, signed
 
 
 def _day(timestamp: int) -> str:

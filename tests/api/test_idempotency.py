@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from sqlmodel import Session, col, func, select
 
+from cityledger.testing.api import ApiServer, World, pay_for_body, sign_in, signed
 from ledger.indexer.models import Invoice
 from ledger.payments.orders import parse_pay_uri
-from tests.api.helpers import ApiServer, World, pay_for_body, sign_in, signed
 
 CONCURRENCY = 50
 

@@ -12,7 +12,7 @@ import httpx
 from sqlmodel import Session, func, select
 
 from api.models import SiweNonce
-from tests.api.helpers import ApiServer, World, auth, sign_in
+from cityledger.testing.api import ApiServer, World, auth, sign_in
 
 
 def test_body_size_limit(world: World, serve: Callable[..., ApiServer]) -> None:
@@ -139,7 +139,7 @@ def test_errors_have_one_shape(world: World, api: ApiServer) -> None:
 
 
 def test_chain_unreachable_is_502_not_500(world: World, serve: Callable[..., ApiServer]) -> None:
-    from tests.support.processes import free_port
+    from cityledger.testing.processes import free_port
 
     api = serve(rpc_url=f"http://127.0.0.1:{free_port()}")
     world.index()

@@ -14,11 +14,9 @@ from sqlmodel import SQLModel
 from api.db import make_engine
 from api.migrations import VERSION_TABLE, downgrade, upgrade
 from api.models import API_TABLES
+from cityledger.testing.postgres import PostgresServer
 from ledger.indexer.db import INDEX_TABLES
 from ledger.indexer.db import upgrade as upgrade_index
-from tests.support.postgres import PostgresServer, postgres_server
-
-__all__ = ["postgres_server"]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

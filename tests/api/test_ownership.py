@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from api.core import scopes
+from cityledger.testing.api import ApiServer, Trade, World, auth, sign_in, signed, trade
 from ledger.payments.orders import parse_pay_uri
-from tests.api.helpers import ApiServer, Trade, World, auth, sign_in, signed, trade
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The API on PostgreSQL (production's database): both migration trees side by side, the
 idempotency claim under 50 concurrent requests, the outbox's conflict-free inserts, and the
 ownership-sensitive reads — the same tests as on SQLite, against the session's throwaway
-server (tests/support/postgres.py)."""
+server (cityledger/testing/postgres.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy import inspect
 
 from api.migrations import VERSION_TABLE
+from cityledger.testing.api import World, build_world, service_key_env
+from cityledger.testing.city import TestCity
+from cityledger.testing.postgres import PostgresServer
 from ledger.indexer.db import VERSION_TABLE as INDEX_VERSION_TABLE
-from tests.api.helpers import World, build_world, service_key_env
 from tests.api.test_flow import test_invoice_paid_refunded_redeemed_reported
 from tests.api.test_idempotency import (
     test_fifty_concurrent_cancels_send_one_transaction,
@@ -20,11 +22,8 @@ from tests.api.test_idempotency import (
     test_replay_and_conflict,
 )
 from tests.api.test_webhooks import receiver, test_every_event_type_signed_and_once
-from tests.support.city import TestCity
-from tests.support.postgres import PostgresServer, postgres_server
 
 __all__ = [
-    "postgres_server",
     "receiver",
     "test_every_event_type_signed_and_once",
     "test_fifty_concurrent_cancels_send_one_transaction",

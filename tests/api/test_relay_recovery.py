@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from tests.api.helpers import ApiServer, World, pay_for_body, sign_in, signed
-from tests.support.accounts import write_genesis
-from tests.support.processes import NodeProcess, free_port
+from cityledger.testing.accounts import write_genesis
+from cityledger.testing.api import ApiServer, World, pay_for_body, sign_in, signed
+from cityledger.testing.processes import NodeProcess, free_port
 
 SLOW_BLOCKS = ("--block-period", "3")
 

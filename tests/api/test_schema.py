@@ -20,7 +20,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from tests.api.helpers import ApiServer, World, sign_in
+from cityledger.testing.api import ApiServer, World, sign_in
 
 EXAMPLES = 25
 

@@ -22,9 +22,7 @@ from api.db import make_engine
 from api.migrations import upgrade
 from api.models import WebhookEndpoint, WebhookOutbox, utcnow
 from api.webhooks.delivery import Deliverer
-from tests.support.postgres import PostgresServer, postgres_server
-
-__all__ = ["postgres_server"]
+from cityledger.testing.postgres import PostgresServer
 
 MERCHANT = "0x" + "ab" * 20
 REPLICAS = 4

@@ -26,8 +26,7 @@ from api.models import WebhookCursor, WebhookOutbox
 from api.services import Services
 from api.webhooks.scanner import CURSOR, Scanner
 from api.webhooks.verify import NoMatchingSignature, verify_signature
-from ledger.payments.orders import parse_pay_uri
-from tests.api.helpers import (
+from cityledger.testing.api import (
     SECRET,
     SIWE_DOMAIN,
     ApiServer,
@@ -35,7 +34,8 @@ from tests.api.helpers import (
     World,
     wait_for,
 )
-from tests.support.processes import ROOT, free_port
+from cityledger.testing.processes import ROOT, free_port
+from ledger.payments.orders import parse_pay_uri
 
 FAST = {
     "webhooks_enabled": True,

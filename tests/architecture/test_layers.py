@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("cityledger", "api", "wallet_cli", "ledger", "tests")
+PACKAGES = ("cityledger", "api", "wallet_cli", "ledger", "tests", "scripts")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -53,7 +53,10 @@ def test_the_tree_keeps_every_contract() -> None:
         ("api/main.py", "import wallet_cli.main", "one-way flow"),
         ("ledger/indexer/runner.py", "import ledger.node.store", "imported only by what starts"),
         ("api/deps.py", "from ledger.node import config", "imported only by what starts"),
-        ("ledger/city.py", "import tests.support.accounts", "imports no front end, test"),
+        ("ledger/city.py", "import tests.conftest", "imports no front end, test"),
+        ("api/keys.py", "import scripts.bench.run", "imports no front end, test or script"),
+        ("scripts/bench/run.py", "import tests.conftest", "scripts import no tests"),
+        ("scripts/bench/checks/token.py", "import ledger.node.store", "imported only by what"),
     ],
 )
 def test_a_crossed_layer_fails_the_linter(

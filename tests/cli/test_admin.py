@@ -11,10 +11,10 @@ from eth_account.signers.local import LocalAccount
 from typer.testing import CliRunner
 
 from cityledger.cli import app
+from cityledger.testing.city import TestCity
+from cityledger.testing.processes import NodeProcess
 from ledger.keys import KeyStore
 from ledger.types import AccountStatus
-from tests.support.city import TestCity
-from tests.support.processes import NodeProcess
 
 runner = CliRunner()
 PEPPER = "test-pepper-for-credentials"
@@ -153,7 +153,7 @@ def test_missing_signer_and_missing_manifest(test_city: TestCity, tmp_path: Path
 def test_deploy_command_with_a_keystore_signer(
     node_factory: object, tmp_path: Path, accounts: list[LocalAccount]
 ) -> None:
-    from tests.support.accounts import write_genesis
+    from cityledger.testing.accounts import write_genesis
 
     write_genesis(tmp_path / "genesis.json", accounts)
     node: NodeProcess = node_factory(tmp_path / "genesis.json", "--block-period", "0")  # type: ignore[operator]

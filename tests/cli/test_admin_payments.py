@@ -10,9 +10,9 @@ from eth_utils import keccak
 from typer.testing import CliRunner
 
 from cityledger.cli import app
+from cityledger.testing.city import TestCity
 from ledger.payments.orders import Order
 from ledger.types import AccountKind, RedemptionStatus
-from tests.support.city import TestCity
 
 runner = CliRunner()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import free_port
+from cityledger.testing.processes import free_port
 
 
 def _env_file(path: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from tests.support.accounts import make_accounts
+from cityledger.testing.accounts import make_accounts
 
 CONTRACT_SUITE_ACCOUNTS = 66
 """7 staff accounts (5 first, 2 last) + 59 people per deployed city."""

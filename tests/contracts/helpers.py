@@ -1,6 +1,6 @@
 """What the contract suites share: a deployed city with residents on demand, and assertions.
 
-``Town`` wraps a :class:`~tests.support.city.TestCity` (contracts deployed, staff holding their
+``Town`` wraps a :class:`~cityledger.testing.city.TestCity` (contracts deployed, staff holding their
 roles) and hands out the remaining allowlisted accounts one by one, so tests sharing a module's
 city never share a resident. Every write goes through the ledger wrappers and ``Chain.transact``
 (simulate, estimate, sign, send), exactly as the CLIs do.
@@ -22,6 +22,8 @@ from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
+from cityledger.testing.city import TestCity
+from cityledger.testing.processes import rpc
 from ledger.chain import Chain
 from ledger.contracts.authority import CityAuthority
 from ledger.contracts.base import ContractWrapper
@@ -30,8 +32,6 @@ from ledger.contracts.registry import ResidentRegistry
 from ledger.contracts.token import CityToken
 from ledger.exceptions import ContractRevertError
 from ledger.types import AccountKind
-from tests.support.city import TestCity
-from tests.support.processes import rpc
 
 DISTRICT = 5101
 """The pilot life zone's district code (any uint32 will do)."""

@@ -64,6 +64,9 @@ from hypothesis.stateful import (
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
+from cityledger.testing.accounts import write_genesis
+from cityledger.testing.city import TestCity, deploy_test_city
+from cityledger.testing.processes import NodeProcess, free_port
 from ledger.chain import Chain
 from ledger.city import City
 from ledger.contracts.base import city_artifact
@@ -81,9 +84,6 @@ from tests.strategies import (
     mint_amounts,
     reference_modes,
 )
-from tests.support.accounts import write_genesis
-from tests.support.city import TestCity, deploy_test_city
-from tests.support.processes import NodeProcess, free_port
 
 DEEP = os.environ.get("CITYLEDGER_DEEP", "") not in ("", "0")
 STEPS_PER_EXAMPLE = 50

@@ -24,6 +24,7 @@ from eth_utils import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cityledger.testing.accounts import make_accounts
 from ledger.contracts.base import city_artifact
 from ledger.contracts.elections import (
     DOMAIN_NAME,
@@ -47,7 +48,6 @@ from ledger.roles import Role
 from ledger.voting.crypto.context import ballot_size
 from ledger.voting.eligibility import MerkleTree
 from tests.contracts.helpers import Town, events, only_event, outsider, reverts
-from tests.support.accounts import make_accounts
 
 ELECTION_SUITE_ACCOUNTS = 5 + 100 + 2
 """The test city's 5 + 2 staff around 100 people: officers, trustees and voters of every test."""

@@ -22,6 +22,7 @@ from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cityledger.testing.accounts import make_accounts
 from ledger.contracts.payments import Payment, PaymentRouter, Refund
 from ledger.domains import FUNCTION_ROLES
 from ledger.exceptions import (
@@ -37,7 +38,6 @@ from ledger.payments.fees import BPS, RefundState, Split, after, refund_split, s
 from ledger.payments.orders import PAY_DOMAIN_NAME, PAY_DOMAIN_VERSION, Order
 from ledger.types import AccountKind, AccountStatus, RedemptionStatus, reference, reference_text
 from tests.contracts.helpers import Town, events, new_ref, only_event, outsider, reverts
-from tests.support.accounts import make_accounts
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_WORD = bytes(32)

@@ -38,13 +38,13 @@ from hypothesis.stateful import (
 )
 from web3.contract.contract import ContractFunction
 
+from cityledger.testing.city import TestCity
 from ledger.exceptions import ContractRevertError
 from ledger.payments.fees import BPS, RefundState, Split, after, refund_split, split
 from ledger.payments.orders import Order
 from ledger.types import AccountKind, RedemptionStatus
 from tests.contracts.helpers import Town
 from tests.strategies import AmountMode, amount_for, amount_modes, amount_seeds
-from tests.support.city import TestCity
 
 EXAMPLES = 30
 STEPS = 25

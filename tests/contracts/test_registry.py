@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from eth_utils import function_abi_to_4byte_selector
 
+from cityledger.testing.city import TestCity
 from ledger.contracts.base import city_artifact
 from ledger.contracts.registry import ResidentRegistry
 from ledger.contracts.token import CityToken
@@ -21,7 +22,6 @@ from ledger.exceptions import AccessDeniedError, RegistryError
 from ledger.roles import Role
 from ledger.types import AccountKind, AccountStatus
 from tests.contracts.helpers import Town, credential, new_ref, only_event, outsider, reverts
-from tests.support.city import TestCity
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 

@@ -18,6 +18,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
+from cityledger.testing.accounts import make_accounts
 from ledger.contracts.base import city_artifact
 from ledger.contracts.elections import vote_evidence_id
 from ledger.contracts.rewards import Grant, ProgrammeNotFoundError, RewardsPool
@@ -27,7 +28,6 @@ from ledger.exceptions import AccessDeniedError, RewardsError
 from ledger.roles import Role
 from ledger.types import AccountKind, AccountStatus, reference
 from tests.contracts.helpers import Town, events, new_ref, only_event, outsider, reverts
-from tests.support.accounts import make_accounts
 
 REWARDS_SUITE_ACCOUNTS = 5 + 60 + 2
 DAY = 86_400

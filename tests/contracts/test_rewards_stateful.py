@@ -38,12 +38,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from web3.contract.contract import ContractFunction
 
+from cityledger.testing.city import TestCity
 from ledger.contracts.rewards import RewardsPool
 from ledger.exceptions import ContractRevertError
 from ledger.roles import Role
 from ledger.types import AccountKind, reference_text
 from tests.contracts.helpers import Town, new_ref, outsider
-from tests.support.city import TestCity
 
 EXAMPLES = 15
 STEPS = 20

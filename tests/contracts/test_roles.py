@@ -45,6 +45,7 @@ from eth_utils import function_abi_to_4byte_selector, keccak
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
+from cityledger.testing.city import LARGE_MINT_DELAY, TestCity
 from ledger.contracts.base import ContractWrapper, city_artifact
 from ledger.contracts.elections import ElectionConfig, ElectionKind
 from ledger.domains import FUNCTION_ROLES
@@ -62,7 +63,6 @@ from tests.contracts.helpers import (
     outsider,
     reverts,
 )
-from tests.support.city import LARGE_MINT_DELAY, TestCity
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,6 +18,9 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3.types import TxReceipt
 
+from cityledger.testing.accounts import write_genesis
+from cityledger.testing.city import LARGE_MINT_DELAY, deploy_test_city
+from cityledger.testing.processes import NodeProcess
 from ledger.exceptions import (
     AccessDeniedError,
     AccountNotActiveError,
@@ -35,9 +38,6 @@ from tests.contracts.helpers import (
     outsider,
     reverts,
 )
-from tests.support.accounts import write_genesis
-from tests.support.city import LARGE_MINT_DELAY, deploy_test_city
-from tests.support.processes import NodeProcess
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 EMPTY_REF = "0x" + "00" * 32

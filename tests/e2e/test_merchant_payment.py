@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from cityledger.testing.api import ApiServer, WebhookReceiver, World, build_world, service_key_env
+from cityledger.testing.api import wait_for as _wait_for
+from cityledger.testing.city import TestCity
+from cityledger.testing.processes import ROOT
 from ledger.indexer.reconcile import reconcile
 from ledger.indexer.runner import Indexer, manifest_contracts
-from tests.api.helpers import ApiServer, WebhookReceiver, World, build_world, service_key_env
-from tests.api.helpers import wait_for as _wait_for
-from tests.support.city import TestCity
-from tests.support.processes import ROOT
 from tests.wallet.helpers import CLEAN_ENV, PASSWORD, Wallet
 
 FAST_WEBHOOKS = {

@@ -25,6 +25,8 @@ from eth_account.signers.local import LocalAccount
 from typer.testing import CliRunner
 
 from cityledger.cli import app as cityledger
+from cityledger.testing.accounts import make_accounts
+from cityledger.testing.voting import ballot_calls, register_residents, run_ceremony, send_signed
 from ledger.chain import Chain
 from ledger.city import City
 from ledger.contracts.elections import BallotCast
@@ -41,8 +43,6 @@ from ledger.voting.manifest import ElectionManifest
 from ledger.voting.record import ElectionRecord, read_record
 from ledger.voting.tally import tally_record
 from ledger.voting.vault import TrusteeVault
-from tests.support.accounts import make_accounts
-from tests.support.voting import ballot_calls, register_residents, run_ceremony, send_signed
 from wallet_cli.main import app as wallet
 
 DISTRICT_A, DISTRICT_B = 5101, 5102

@@ -1,7 +1,7 @@
 """Fixtures of the indexer suites: a database per test on SQLite AND PostgreSQL, more accounts.
 
 ``db_url`` is parametrized: every test that uses it runs once on a SQLite file and once on a
-fresh database of the session's throwaway PostgreSQL server (tests/support/postgres.py; the
+fresh database of the session's throwaway PostgreSQL server (cityledger/testing/postgres.py; the
 PostgreSQL cases skip, saying why, only if the server binaries are not installed).
 """
 
@@ -14,11 +14,9 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
+from cityledger.testing.accounts import make_accounts
+from cityledger.testing.postgres import PostgresServer
 from ledger.indexer.db import make_engine, upgrade
-from tests.support.accounts import make_accounts
-from tests.support.postgres import PostgresServer, postgres_server
-
-__all__ = ["postgres_server"]
 
 INDEXER_SUITE_ACCOUNTS = 40
 """5 staff accounts + 35 people (residents and merchants) per deployed city."""

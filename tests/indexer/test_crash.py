@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from cityledger.testing.city import TestCity
+from cityledger.testing.processes import ROOT
+from cityledger.testing.token_flood import fund_residents, presign_transfers, send_and_wait
 from ledger.indexer.db import make_engine, upgrade
 from ledger.indexer.load import read_cursor
 from tests.indexer.helpers import assert_matches_chain, index, snapshot
-from tests.support.city import TestCity
-from tests.support.processes import ROOT
-from tests.support.token_flood import fund_residents, presign_transfers, send_and_wait
 
 pytestmark = pytest.mark.slow
 

@@ -25,6 +25,9 @@ from sqlalchemy import Engine, select, text, update
 from typer.testing import CliRunner
 
 from cityledger.cli import app
+from cityledger.testing.accounts import make_accounts, write_genesis
+from cityledger.testing.city import TestCity, deploy_test_city
+from cityledger.testing.processes import ROOT, NodeProcess, free_port
 from ledger.indexer import load
 from ledger.indexer.db import make_engine, table, upgrade
 from ledger.indexer.errors import ChainResetError
@@ -33,9 +36,6 @@ from ledger.indexer.runner import Indexer
 from ledger.types import AccountKind, AccountStatus
 from tests.contracts.helpers import Town, new_ref
 from tests.indexer.helpers import assert_matches_chain, counts, index, indexer, snapshot
-from tests.support.accounts import make_accounts, write_genesis
-from tests.support.city import TestCity, deploy_test_city
-from tests.support.processes import ROOT, NodeProcess, free_port
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
+from cityledger.testing.accounts import write_genesis
+from cityledger.testing.city import deploy_test_city
+from cityledger.testing.processes import NodeProcess, free_port
 from ledger.indexer.runner import Indexer
-from tests.support.accounts import write_genesis
-from tests.support.city import deploy_test_city
-from tests.support.processes import NodeProcess, free_port
 
 
 class Recorder:

@@ -16,12 +16,12 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, insert, select
 
+from cityledger.testing.city import TestCity
 from ledger.indexer.db import table
 from ledger.payments.orders import Order
 from ledger.types import AccountKind, RedemptionStatus
 from tests.contracts.helpers import Town, new_ref
 from tests.indexer.helpers import assert_matches_chain, index, snapshot
-from tests.support.city import TestCity
 
 FEE_BPS = 150
 POINT_SHARE_BPS = 6_000

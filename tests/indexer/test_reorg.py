@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
+from cityledger.testing.city import TestCity
+from cityledger.testing.processes import rpc
 from ledger.chain import Chain
 from ledger.city import City
 from ledger.indexer.db import make_engine, table, upgrade
@@ -22,8 +24,6 @@ from ledger.payments.orders import Order
 from ledger.types import AccountKind
 from tests.contracts.helpers import Town
 from tests.indexer.helpers import assert_matches_chain, index, snapshot
-from tests.support.city import TestCity
-from tests.support.processes import rpc
 
 pytestmark = pytest.mark.anvil
 

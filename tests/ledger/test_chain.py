@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from cityledger.testing.accounts import make_accounts, write_genesis
+from cityledger.testing.processes import NodeProcess, free_port
+from cityledger.testing.web3tx import deploy, sign_with_gas
 from ledger.chain import Chain
 from ledger.contracts import load_artifact
 from ledger.contracts.errors import default_table
@@ -19,9 +22,6 @@ from ledger.exceptions import (
     TransactionRefusedError,
     WrongChainError,
 )
-from tests.support.accounts import make_accounts, write_genesis
-from tests.support.processes import NodeProcess, free_port
-from tests.support.web3tx import deploy, sign_with_gas
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"
 PROBE = load_artifact("Probe", FIXTURES)

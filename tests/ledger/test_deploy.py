@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from cityledger.testing.accounts import write_genesis
+from cityledger.testing.processes import NodeProcess
 from ledger import deploy as deploy_module
 from ledger.chain import Chain
 from ledger.city import City
@@ -30,8 +32,6 @@ from ledger.domains.voting import VOTING, VOTING_CAP, VOTING_PERIOD, VOTING_PROG
 from ledger.exceptions import AccessDeniedError
 from ledger.roles import Role
 from ledger.types import AccountKind, AccountStatus
-from tests.support.accounts import write_genesis
-from tests.support.processes import NodeProcess
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from eth_utils import keccak, to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cityledger.testing.city import TestCity
 from ledger.contracts.elections import ElectionConfig, ElectionKind
 from ledger.exceptions import NotEligibleError
 from ledger.roles import Role
@@ -33,7 +34,6 @@ from ledger.voting.eligibility import (
     snapshot,
     verify_proof,
 )
-from tests.support.city import TestCity
 
 # StandardMerkleTree.of(addresses.slice(0, n).map((a) => [a]), ["address"]) in @openzeppelin/
 # merkle-tree 1.0.8, for addresses[i] = keccak("cityledger eligibility vector {i+1}")[12:].

@@ -16,8 +16,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from cityledger.testing.processes import NodeProcess, free_port
 from ledger.receipts import ReceiptWatcher
-from tests.support.processes import NodeProcess, free_port
 
 
 def _signed_transfers(w3: Web3, senders: list[LocalAccount]) -> list[bytes]:

@@ -13,13 +13,13 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from cityledger.testing.accounts import make_accounts, write_genesis
+from cityledger.testing.city import TestCity, deploy_test_city
+from cityledger.testing.processes import NodeProcess, free_port
 from ledger.allowlists import NodeAllowlists
 from ledger.exceptions import PermissioningError, TransactionRefusedError
 from ledger.registration import Registrar
 from ledger.types import AccountKind, AccountStatus
-from tests.support.accounts import make_accounts, write_genesis
-from tests.support.city import TestCity, deploy_test_city
-from tests.support.processes import NodeProcess, free_port
 
 TOKEN = "registration-test-admin-token"
 PEPPER = b"registration-test-pepper"

@@ -10,9 +10,9 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 
+from cityledger.testing.city import TestCity
 from ledger.exceptions import AccountNotActiveError
 from ledger.relay import decode_signed_transaction, relay
-from tests.support.city import TestCity
 
 WAIT = 30.0
 

@@ -12,6 +12,8 @@ from eth.chains.base import Chain
 from eth_account import Account
 from eth_utils import keccak, to_canonical_address
 
+from cityledger.testing.accounts import make_accounts
+from cityledger.testing.inprocess import open_node, transfer
 from ledger.node.config import ChainParams, GenesisConfig
 from ledger.node.errors import RejectReason, TransactionRejected
 from ledger.node.genesis import open_chain
@@ -19,8 +21,6 @@ from ledger.node.node import Node
 from ledger.node.sealer import build_block
 from ledger.node.store import LevelStore
 from ledger.node.txpool import PooledTx
-from tests.support.accounts import make_accounts
-from tests.support.inprocess import open_node, transfer
 
 ALICE, BOB, CAROL, MALLORY = make_accounts(4, "admission")
 FUNDS = 10**18

@@ -19,12 +19,12 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from py_ecc.optimized_bn128 import G1, G2, normalize
 
+from cityledger.testing.accounts import write_genesis
+from cityledger.testing.inprocess import transfer
+from cityledger.testing.processes import NodeProcess, free_port
 from ledger.node.config import DEFAULT_RPC_GAS_CAP
 from ledger.node.rpc import codes
 from ledger.node.rpc.slot import ExecutionSlot
-from tests.support.accounts import write_genesis
-from tests.support.inprocess import transfer
-from tests.support.processes import NodeProcess, free_port
 
 ENDLESS_LOOP = "0x5b600056"
 """Init code: JUMPDEST; PUSH1 0; JUMP. Runs until gas or time runs out."""

@@ -23,9 +23,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
+from cityledger.testing.accounts import CHAIN_ID
+from cityledger.testing.processes import CAST, NodeProcess, rpc
 from ledger.contracts import Artifact, load_artifact
-from tests.support.accounts import CHAIN_ID
-from tests.support.processes import CAST, NodeProcess, rpc
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"
 INCREMENTED_TOPIC = HexBytes(keccak(text="Incremented(address,uint256,uint256)")).to_0x_hex()

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from cityledger.cli import app
 from cityledger.demo.devnet import DEMO_ROLES, init_devnet
+from cityledger.testing.accounts import make_accounts, write_genesis
 from ledger.node.config import GenesisConfig
-from tests.support.accounts import make_accounts, write_genesis
 
 runner = CliRunner()
 
@@ -58,7 +58,7 @@ def test_node_refuses_a_data_dir_from_another_genesis(tmp_path: Path) -> None:
     accounts = make_accounts(2, "cli")
     write_genesis(tmp_path / "a.json", accounts[:1])
     write_genesis(tmp_path / "b.json", accounts[1:])
-    from tests.support.inprocess import open_node
+    from cityledger.testing.inprocess import open_node
 
     open_node(tmp_path / "data", GenesisConfig.load(tmp_path / "a.json")).close()
     result = subprocess.run(
@@ -128,7 +128,7 @@ def test_up_serves_the_demo_chain_to_web3(tmp_path: Path) -> None:
     """What `make up` runs: a fresh data dir becomes a serving chain with funded accounts."""
     from web3 import Web3
 
-    from tests.support.processes import free_port, wait_until_serving
+    from cityledger.testing.processes import free_port, wait_until_serving
 
     port = free_port()
     log = (tmp_path / "up.log").open("wb")

@@ -45,10 +45,10 @@ from web3.exceptions import (
 from web3.logs import DISCARD
 from web3.types import BlockIdentifier, RPCEndpoint, TxData, TxParams, TxReceipt, Wei
 
+from cityledger.testing.accounts import CHAIN_ID
+from cityledger.testing.processes import AnvilProcess, NodeProcess
+from cityledger.testing.web3tx import call_fn, send, send_with_gas, sign_with_gas
 from ledger.contracts import Artifact, load_artifact
-from tests.support.accounts import CHAIN_ID
-from tests.support.processes import AnvilProcess, NodeProcess
-from tests.support.web3tx import call_fn, send, send_with_gas, sign_with_gas
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"
 PROBE_TOO_LARGE = keccak(text="ProbeTooLarge(uint256,uint256)")[:4]

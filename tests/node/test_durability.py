@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.crash import SENDERS, run_crash_drill
+from cityledger.testing.crash import SENDERS, run_crash_drill
 
 KILLS = 20
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from eth_utils import keccak, to_canonical_address
 
+from cityledger.testing.accounts import make_accounts
+from cityledger.testing.inprocess import open_node
 from ledger.contracts import load_artifact
 from ledger.node.config import GenesisConfig
 from ledger.node.node import CallMessage
-from tests.support.accounts import make_accounts
-from tests.support.inprocess import open_node
 
 DEPLOYER = make_accounts(1, "execution")[0]
 
@@ -53,7 +53,7 @@ def test_estimate_holds_for_code_that_stores_the_block_timestamp(tmp_path: Path)
 
 
 def test_block_stamps_do_not_run_ahead_of_the_clock(tmp_path: Path) -> None:
-    from tests.support.inprocess import transfer
+    from cityledger.testing.inprocess import transfer
 
     node = open_node(tmp_path, _genesis(), max_clock_drift=0.0)
     for nonce in range(3):

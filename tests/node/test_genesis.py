@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from eth_utils import to_canonical_address
 
+from cityledger.testing.accounts import make_accounts
+from cityledger.testing.inprocess import open_node, transfer
 from ledger.exceptions import ConfigError
 from ledger.node.config import ChainParams, GenesisConfig
 from ledger.node.errors import GenesisMismatchError, StoreCorruptedError
 from ledger.node.genesis import META_GENESIS, META_HEAD, open_chain
 from ledger.node.store import LevelStore
-from tests.support.accounts import make_accounts
-from tests.support.inprocess import open_node, transfer
 
 ALICE, BOB = make_accounts(2, "genesis")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ROOT
+from cityledger.testing.processes import ROOT
 
 STRACE = shutil.which("strace")
 

@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from cityledger.testing.accounts import make_accounts
+from cityledger.testing.inprocess import open_node, transfer
 from ledger.node.config import GenesisConfig
 from ledger.node.errors import TransactionRejected
 from ledger.node.node import Node
-from tests.support.accounts import make_accounts
-from tests.support.inprocess import open_node, transfer
 
 SENDERS = make_accounts(3, "model-sender")
 OUTSIDER = make_accounts(1, "model-outsider")[0]

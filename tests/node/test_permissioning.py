@@ -12,10 +12,10 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from cityledger.testing.accounts import make_accounts, write_genesis
+from cityledger.testing.inprocess import transfer
+from cityledger.testing.processes import NodeProcess
 from ledger.node.rpc import codes
-from tests.support.accounts import make_accounts, write_genesis
-from tests.support.inprocess import transfer
-from tests.support.processes import NodeProcess
 
 TOKEN = "test-admin-token-4f1c"
 NEWCOMER = make_accounts(1, "perm-newcomer")[0]

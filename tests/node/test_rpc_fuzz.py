@@ -17,10 +17,10 @@ from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cityledger.testing.inprocess import transfer
+from cityledger.testing.processes import RPC_BATCH_LIMIT, NodeProcess
 from ledger.node.rpc import codes
 from ledger.node.rpc.methods import MODULES
-from tests.support.inprocess import transfer
-from tests.support.processes import RPC_BATCH_LIMIT, NodeProcess
 
 ADDRESS = "0x" + "ab" * 20
 METHODS = sorted(

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 from eth_account.signers.local import LocalAccount
 
-from tests.support.accounts import CHAIN_ID, make_accounts, write_genesis
-from tests.support.processes import NodeProcess, free_port
+from cityledger.testing.accounts import CHAIN_ID, make_accounts, write_genesis
+from cityledger.testing.processes import NodeProcess, free_port
 
 _HTTP = httpx.Client()
 EXIT_TIMEOUT = 60.0

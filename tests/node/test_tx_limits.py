@@ -14,6 +14,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_canonical_address
 
+from cityledger.testing.accounts import CHAIN_ID, make_accounts, write_genesis
+from cityledger.testing.processes import NodeProcess
 from ledger.node.config import (
     DEFAULT_MAX_TX_SIZE,
     ChainParams,
@@ -23,8 +25,6 @@ from ledger.node.config import (
 from ledger.node.genesis import genesis_fingerprint
 from ledger.node.ratelimit import SenderRateLimiter
 from ledger.node.rpc import codes
-from tests.support.accounts import CHAIN_ID, make_accounts, write_genesis
-from tests.support.processes import NodeProcess
 
 _HTTP = httpx.Client()
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 import rlp
 
+from cityledger.testing.processes import NodeProcess
 from ledger.node.rpc import codes
 from ledger.node.rpc.body import MAX_DEPTH
-from tests.support.processes import NodeProcess
 
 _HTTP = httpx.Client()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from eth_utils import keccak
 
+from cityledger.testing.city import TestCity
 from ledger.exceptions import ContractRevertError
 from ledger.roles import Role
 from ledger.types import AccountKind
@@ -17,7 +18,6 @@ from ledger.voting.eligibility import EligibilityList, snapshot
 from ledger.voting.errors import VotingError
 from ledger.voting.files import ElectionFiles
 from ledger.voting.manifest import ElectionManifest
-from tests.support.city import TestCity
 
 POLL = ElectionManifest.build("Open the library on Sundays?", "yes-no", public=True)
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cityledger.testing.accounts import make_accounts
 from ledger.voting.counting import (
     BallotStatus,
     Verdict,
@@ -30,7 +31,6 @@ from ledger.voting.errors import ManifestError, TrusteeVaultError
 from ledger.voting.manifest import ElectionManifest, fund_projects
 from ledger.voting.methods import VoteMethod
 from ledger.voting.vault import TrusteeState, TrusteeVault
-from tests.support.accounts import make_accounts
 
 CONTEXT = ElectionContext(44051, "0x" + "11" * 20, 7)
 SPEC = BallotSpec(3, 1, 1)

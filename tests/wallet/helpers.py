@@ -10,7 +10,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from typer.testing import CliRunner, Result
 
-from tests.support.city import TestCity
+from cityledger.testing.city import TestCity
 from wallet_cli.main import app
 
 FAST = ("--scrypt-n", "16")

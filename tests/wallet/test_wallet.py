@@ -20,10 +20,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from typer.testing import CliRunner
 
+from cityledger.testing.city import TestCity
+from cityledger.testing.processes import ROOT, free_port
 from ledger.contracts.registry import credential_hash
 from ledger.types import AccountKind
-from tests.support.city import TestCity
-from tests.support.processes import ROOT, free_port
 from tests.wallet.helpers import CLEAN_ENV, DEPOSIT, FAST, PASSWORD, PEPPER, Wallet, one_line_error
 from wallet_cli.errors import DEBUG_ENV, exit_code_for
 from wallet_cli.history import account_history

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from cityledger.testing.city import TestCity
 from ledger.contracts.registry import credential_hash
 from ledger.payments.orders import Order
 from ledger.types import AccountKind, RedemptionStatus
-from tests.support.city import TestCity
 from tests.wallet.helpers import DEPOSIT, PEPPER, Wallet, one_line_error
 
 

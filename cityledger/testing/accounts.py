@@ -27,8 +27,8 @@ def write_genesis(
     **config: object,
 ) -> GenesisConfig:
     genesis = GenesisConfig(
-        config=ChainParams(chain_id=CHAIN_ID, **config),  # type: ignore[arg-type]
-        alloc={a.address: {"balance": FUNDS} for a in funded},  # type: ignore[misc]
+        config=ChainParams(chain_id=CHAIN_ID, **config),
+        alloc={a.address: {"balance": FUNDS} for a in funded},
         allowlist=[a.address for a in (funded if allowlisted is None else allowlisted)],
     )
     genesis.dump(path)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils import keccak
 from web3.contract.contract import ContractFunction
 
+from cityledger.testing.processes import rpc_batch
+from cityledger.testing.web3tx import presign
 from ledger.city import City
 from ledger.types import AccountKind
 from ledger.voting import lifecycle
@@ -24,7 +26,6 @@ from ledger.voting.eligibility import EligibilityList
 from ledger.voting.lifecycle import CeremonyStep
 from ledger.voting.record import spec_of
 from ledger.voting.vault import TrusteeVault
-from tests.support.processes import rpc_batch
 
 FLOOD_GAS = 3_000_000
 """Gas per pre-signed transaction: above any ballot's need (free gas: costs nothing)."""
@@ -35,29 +36,14 @@ def send_signed(city: City, calls: Sequence[tuple[LocalAccount, ContractFunction
     """Sign each (signer, call) with the signer's next nonce, send in batches, wait for every
     receipt and fail on any revert; returns the number of blocks they took."""
     chain = city.chain
-    nonces: dict[str, int] = {}
-    raws: list[str] = []
-    for signer, function in calls:
-        if signer.address not in nonces:
-            nonces[signer.address] = chain.w3.eth.get_transaction_count(signer.address, "pending")
-        params: Any = {
-            "from": signer.address,
-            "nonce": nonces[signer.address],
-            "gas": FLOOD_GAS,
-            "maxFeePerGas": 0,
-            "maxPriorityFeePerGas": 0,
-            "chainId": chain.chain_id,
-        }
-        nonces[signer.address] += 1
-        tx: Any = function.build_transaction(params)
-        raws.append("0x" + bytes(signer.sign_transaction(tx).raw_transaction).hex())
+    raws = presign(chain.w3, calls, gas=FLOOD_GAS)
     sent = dict(zip(raws, calls, strict=True))
     blocks: set[str] = set()
     for start in range(0, len(raws), BATCH):
         chunk = raws[start : start + BATCH]
         hashes = rpc_batch(chain.rpc_url, [("eth_sendRawTransaction", [raw]) for raw in chunk])
         for raw, tx_hash in zip(chunk, hashes, strict=True):
-            receipt = chain.w3.eth.wait_for_transaction_receipt(str(tx_hash), timeout=120)
+            receipt = chain.w3.eth.wait_for_transaction_receipt(HexStr(str(tx_hash)), timeout=120)
             if receipt["status"] != 1:
                 signer, function = sent[raw]
                 chain.call(function, sender=signer.address)  # raises the decoded revert
@@ -117,7 +103,7 @@ def run_ceremony(
     election_id: int,
 ) -> dict[str, TrusteeVault]:
     """Every trustee takes its ceremony steps in turn until all hold their shares."""
-    vaults = {
+    vaults: dict[str, TrusteeVault] = {
         t.address: TrusteeVault(
             vault_dir, lifecycle.context_of(city, election_id), t.address, scrypt_n=2**4
         )

@@ -1,7 +1,7 @@
 """How fast M-voting's ballot cryptography runs (ledger.voting.crypto), next to ElectionGuard.
 
-    .venv/bin/python scripts/bench_voting_crypto.py [--ballots 20000] [--workers 2]
-                                                    [--samples 200] [--batch-spec single]
+    python -m scripts.bench voting_crypto [--ballots 20000] [--workers 2] [--samples 200]
+                                          [--batch-spec single]
 
 1. Per ballot, in this process: milliseconds to encrypt and prove a 5-option ballot, and to
    verify one, for a single-choice election (``min = max = 1``) and an approval vote
@@ -13,24 +13,17 @@
 
 The reference is ElectionGuard's published figure of about 0.3 s to verify one ballot (the
 figure the M-voting issue quotes); the target is 20,000 ballots in at most 60 s on 2 cores.
+``--quick``: 1,000 ballots, 20 samples.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from rich.console import Console
-from rich.table import Table
 
 from ledger.voting.crypto import (
     BallotSpec,
@@ -43,10 +36,14 @@ from ledger.voting.crypto import (
     verify_ballots,
 )
 from ledger.voting.crypto.group import precompute
+from scripts.bench._utils import BenchmarkError
+from scripts.bench._utils.district import LIFE_ZONE_RESIDENTS
+from scripts.bench._utils.meters import percentile
+from scripts.bench._utils.reporting import Report, print_table, step
 
 ELECTIONGUARD_VERIFY_S = 0.3
 TARGET_S = 60.0
-TARGET_BALLOTS = 20_000
+TARGET_BALLOTS = LIFE_ZONE_RESIDENTS
 CONTEXT = ElectionContext(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3", 1)
 SPECS = {"single": BallotSpec(5, 1, 1), "approval": BallotSpec(5, 0, 5)}
 
@@ -78,7 +75,9 @@ def _median_ms(action: Callable[[], object], samples: int) -> float:
         started = time.perf_counter()
         action()
         times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+    median = percentile(times, 50)
+    assert median is not None
+    return median * 1000
 
 
 def per_ballot(key: Point, samples: int) -> list[tuple[str, float, float, float]]:
@@ -110,77 +109,95 @@ def per_ballot(key: Point, samples: int) -> list[tuple[str, float, float, float]
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ballots", type=int, default=TARGET_BALLOTS)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--samples", type=int, default=200, help="timings per single figure")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ballots", type=int, help=f"ballots the audit verifies ({TARGET_BALLOTS:,}; quick 1,000)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="verifying processes (2)")
+    parser.add_argument("--samples", type=int, help="timings per single figure (200; quick 20)")
     parser.add_argument("--batch-spec", choices=sorted(SPECS), default="single")
-    args = parser.parse_args()
-    console = Console(width=130)
 
+
+def run(args: argparse.Namespace) -> Report:
+    ballots_wanted = args.ballots or (1_000 if args.quick else TARGET_BALLOTS)
+    samples = args.samples or (20 if args.quick else 200)
+    workers = max(1, args.workers)
     key = base_mul(random_scalar())
-    rows = per_ballot(key, args.samples)
-    table = Table(title=f"5-option ballots, one process (median of {args.samples})")
-    table.add_column("election")
-    table.add_column("encrypt+prove ms", justify="right")
-    table.add_column("verify ms (cold key)", justify="right")
-    table.add_column("verify ms (key table)", justify="right")
-    table.add_column("x faster than EG 0.3 s", justify="right")
-    for name, encrypt_ms, verify_ms, table_ms in rows:
-        table.add_row(
-            name,
-            f"{encrypt_ms:.2f}",
-            f"{verify_ms:.2f}",
-            f"{table_ms:.2f}",
-            f"{ELECTIONGUARD_VERIFY_S * 1000 / table_ms:,.0f}",
-        )
-    console.print(table)
+    step(f"timing one ballot at a time ({samples} samples a figure)")
+    rows = per_ballot(key, samples)
+    print_table(
+        f"5-option ballots, one process (median of {samples})",
+        (
+            "election",
+            "encrypt+prove ms",
+            "verify ms (cold key)",
+            "verify ms (key table)",
+            "x faster than EG 0.3 s",
+        ),
+        [
+            (
+                name,
+                f"{encrypt_ms:.2f}",
+                f"{verify_ms:.2f}",
+                f"{table_ms:.2f}",
+                f"{ELECTIONGUARD_VERIFY_S * 1000 / table_ms:,.0f}",
+            )
+            for name, encrypt_ms, verify_ms, table_ms in rows
+        ],
+    )
 
     spec = SPECS[args.batch_spec]
-    console.print(f"making {args.ballots:,} {args.batch_spec} ballots ...")
+    step(f"making {ballots_wanted:,} {args.batch_spec} ballots")
     started = time.perf_counter()
-    step = -(-args.ballots // (4 * max(1, args.workers)))
-    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+    step_size = -(-ballots_wanted // (4 * workers))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
         parts = pool.map(
             _make_ballots,
             *zip(
                 *[
-                    (key.to_bytes(), spec, a, min(a + step, args.ballots))
-                    for a in range(0, args.ballots, step)
+                    (key.to_bytes(), spec, a, min(a + step_size, ballots_wanted))
+                    for a in range(0, ballots_wanted, step_size)
                 ],
                 strict=True,
             ),
         )
         ballots = [ballot for part in parts for ballot in part]
-    console.print(f"made in {time.perf_counter() - started:.1f} s")
+    step(f"made in {time.perf_counter() - started:.1f} s; verifying")
 
     started = time.perf_counter()
-    verdicts = verify_ballots(CONTEXT, key, spec, ballots, workers=args.workers)
+    verdicts = verify_ballots(CONTEXT, key, spec, ballots, workers=workers)
     wall = time.perf_counter() - started
     if any(verdict is not None for verdict in verdicts):
-        raise SystemExit(f"an honest ballot failed: {next(v for v in verdicts if v)}")
-    scaled = wall * TARGET_BALLOTS / args.ballots
-    audit = Table(
-        title=f"public audit: verify_ballots, workers={args.workers}, {os.cpu_count()} CPUs"
+        raise BenchmarkError(f"an honest ballot failed: {next(v for v in verdicts if v)}")
+    scaled = wall * TARGET_BALLOTS / ballots_wanted
+    eg_seconds = ELECTIONGUARD_VERIFY_S * ballots_wanted
+    print_table(
+        f"public audit: verify_ballots, workers={workers}, {os.cpu_count()} CPUs",
+        (
+            "ballots",
+            "wall s",
+            "ms / ballot",
+            f"s for {TARGET_BALLOTS:,} (target {TARGET_S:.0f})",
+            "EG 0.3 s/ballot: s",
+            "ratio",
+        ),
+        [
+            (
+                f"{ballots_wanted:,}",
+                f"{wall:.1f}",
+                f"{wall / ballots_wanted * 1000:.2f}",
+                f"{scaled:.1f}",
+                f"{eg_seconds:,.0f}",
+                f"{eg_seconds / wall:,.0f}x",
+            )
+        ],
     )
-    audit.add_column("ballots", justify="right")
-    audit.add_column("wall s", justify="right")
-    audit.add_column("ms / ballot", justify="right")
-    audit.add_column(f"s for {TARGET_BALLOTS:,} (target {TARGET_S:.0f})", justify="right")
-    audit.add_column("EG 0.3 s/ballot: s", justify="right")
-    audit.add_column("ratio", justify="right")
-    eg_seconds = ELECTIONGUARD_VERIFY_S * args.ballots
-    audit.add_row(
-        f"{args.ballots:,}",
-        f"{wall:.1f}",
-        f"{wall / args.ballots * 1000:.2f}",
-        f"{scaled:.1f}",
-        f"{eg_seconds:,.0f}",
-        f"{eg_seconds / wall:,.0f}x",
+    return Report(
+        {
+            "per_ballot_ms": [
+                {"election": name, "encrypt": e, "verify_cold": v, "verify_table": t}
+                for name, e, v, t in rows
+            ],
+            "audit": {"ballots": ballots_wanted, "workers": workers, "wall_s": wall},
+        }
     )
-    console.print(audit)
-
-
-if __name__ == "__main__":
-    main()

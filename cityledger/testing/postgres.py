@@ -3,7 +3,9 @@
 The binaries come from the Debian package (``/usr/lib/postgresql/<version>/bin``; CI installs
 ``postgresql``). ``initdb`` refuses to run as root, so as root the server runs as the
 ``postgres`` user (``runuser``), as the machine image's recipe does. Each test gets a database
-of its own (:meth:`PostgresServer.new_database`); the server lives for the session.
+of its own (:meth:`PostgresServer.new_database`). The tests' session fixture
+(``postgres_server`` in tests/conftest.py) skips when :class:`PostgresUnavailable` is raised;
+the benchmarks fall back to SQLite.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-import pytest
 
-from tests.support.processes import free_port
+from cityledger.testing.processes import free_port
 
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 SERVICE_USER = "postgres"
@@ -115,16 +116,26 @@ class PostgresServer:
         return self.url(name)
 
 
+class PostgresUnavailable(RuntimeError):
+    """This machine cannot run a throwaway server; the message says what is missing."""
+
+
 def start_postgres() -> PostgresServer:
-    """Start a server or skip the test if PostgreSQL is not installed."""
+    """Start a server in a new temporary directory (:func:`stop_postgres` removes it).
+
+    Raises :class:`PostgresUnavailable` if PostgreSQL is not installed, or if it cannot be run
+    as the ``postgres`` user.
+    """
     bin_dir = find_postgres_bin()
     if bin_dir is None:
-        pytest.skip(
+        raise PostgresUnavailable(
             f"PostgreSQL is not installed (no initdb/pg_ctl under {POSTGRES_BIN_GLOB}): "
             "apt-get install -y postgresql"
         )
     if os.geteuid() == 0 and shutil.which("runuser") is None:
-        pytest.skip("running as root needs runuser to start PostgreSQL as the postgres user")
+        raise PostgresUnavailable(
+            "running as root needs runuser to start PostgreSQL as the postgres user"
+        )
     root = Path(tempfile.mkdtemp(prefix="cityledger-pg-"))
     root.chmod(0o755)
     try:
@@ -135,9 +146,7 @@ def start_postgres() -> PostgresServer:
         raise RuntimeError(f"PostgreSQL did not start: {detail[-2000:]}") from exc
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    yield server
+def stop_postgres(server: PostgresServer) -> None:
+    """Stop a server made by :func:`start_postgres` and remove its directory."""
     server.stop()
     shutil.rmtree(server.root, ignore_errors=True)

@@ -2,9 +2,9 @@
 
 Why this exists: the embedded node is py-evm plus a pool, a sealer, a LevelDB store and a
 JSON-RPC server. The question is what that wrapping costs, whether the node carries the city's
-payment peak (WORKLOAD.md: 0.5 payments/s for the life zone, 10/s for the whole city), and whether
-a genesis the size of the whole city (400,000 funded accounts) slows it down. So every engine runs
-exactly the same pre-signed transfers:
+payment peak (docs/workload.md: 0.5 payments/s for the life zone, 10/s for the whole city), and
+whether a genesis the size of the whole city (400,000 funded accounts) slows it down. So every
+engine runs exactly the same pre-signed transfers:
 
 * ``node``       a real ``cityledger node`` subprocess over JSON-RPC (what users run);
 * ``py-evm``     ``MiningChain.mine_all`` in process on an in-memory AtomicDB with the node's own
@@ -17,11 +17,11 @@ Setup (deploy ``BenchToken``, fund the senders) is never timed. Every run is ver
 receipts must have status 1 and every sender's and recipient's token balance must match what the
 workload implies; a benchmark that loses or fails transactions exits non-zero.
 
-Usage::
+Usage (``make bench`` runs the first)::
 
-    python scripts/bench_chain.py                   # full run (several minutes: 400k genesis)
-    python scripts/bench_chain.py --quick           # smoke run, well under a minute
-    python scripts/bench_chain.py --engines node,py-evm --txs 5000 --json bench.json
+    python -m scripts.bench chain                   # full run (several minutes: 400k genesis)
+    python -m scripts.bench chain --quick           # smoke run, well under a minute
+    python -m scripts.bench chain --engines node,py-evm --txs 5000 --json bench.json
 """
 
 from __future__ import annotations
@@ -29,44 +29,58 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
-import os
-import platform
 import random
 import shutil
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a file: make `ledger` and `tests.support` importable
-    sys.path.insert(0, str(ROOT))
+import httpx
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_canonical_address
 
-import httpx  # noqa: E402
-from eth_abi import encode as abi_encode  # noqa: E402
-from eth_account.signers.local import LocalAccount  # noqa: E402
-from eth_utils import (  # noqa: E402
-    function_signature_to_4byte_selector,
-    keccak,
-    to_canonical_address,
-    to_checksum_address,
+from cityledger.testing.accounts import CHAIN_ID, FUNDS, make_accounts
+from cityledger.testing.processes import ANVIL, ROOT, AnvilProcess, NodeProcess, free_port, rpc
+from ledger.node.config import Allocation, ChainParams, GenesisConfig
+from scripts.bench._utils import BenchmarkError
+from scripts.bench._utils.chain_plumbing import (
+    RpcSession,
+    SubmitPlan,
+    chunks,
+    erc20_balances,
+    send_all,
+    wait_for_receipts,
 )
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from ledger.node.config import Allocation, ChainParams, GenesisConfig  # noqa: E402
-from tests.support.accounts import CHAIN_ID, FUNDS, make_accounts  # noqa: E402
-from tests.support.processes import (  # noqa: E402
-    ANVIL,
-    AnvilProcess,
-    NodeProcess,
-    free_port,
-    rpc,
+from scripts.bench._utils.district import (
+    CITY_PEAK_TPS,
+    CITY_RESIDENTS,
+    LIFE_ZONE_MERCHANTS,
+    LIFE_ZONE_PEAK_TPS,
+    payment_amount,
+)
+from scripts.bench._utils.meters import RunStats
+from scripts.bench._utils.reporting import (
+    SECTION,
+    Report,
+    console,
+    fmt,
+    notes,
+    print_table,
+    ratio,
+    verdict,
+)
+from scripts.bench._utils.tx import (
+    balance_of_data,
+    contract_address,
+    distribute_data,
+    label_addresses,
+    sign,
+    transfer_data,
+    tx_hash,
 )
 
 TOKEN_ARTIFACT = ROOT / "tests" / "fixtures" / "contracts" / "BenchToken.json"
@@ -78,31 +92,14 @@ DEPLOY_GAS = 2_000_000
 DISTRIBUTE_CHUNK = 100
 """Senders funded per ``distribute`` tx: stays far below eth-tester's 30M block gas limit."""
 
-LIFE_ZONE_PEAK_TPS = 0.5
-CITY_PEAK_TPS = 10.0
 TARGET_VS_PYEVM = 0.9
 TARGET_VS_ETH_TESTER = 3.0
 TARGET_SCALE_RATIO = 0.8
 
-PAYMENT_MEDIAN_KRW = 15_000
 PAYMENT_SIGMA = 1.0
-PAYMENT_MIN_KRW, PAYMENT_MAX_KRW = 1_000, 300_000
-
-TRANSIENT_REJECTIONS = ("nonce too high", "txpool is full")
-"""Pool back-pressure a real client waits out and retries; every other rejection is fatal."""
-
-SELECTOR_TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
-SELECTOR_DISTRIBUTE = function_signature_to_4byte_selector("distribute(address[],uint256)")
-SELECTOR_BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
+"""The spread of the payment amounts' log-normal (see district.payment_amount)."""
 
 ENGINES = ("node", "py-evm", "eth-tester", "anvil")
-
-console = Console(width=None if sys.stdout.isatty() else 132)
-"""Piped output (CI logs, ``tee``) keeps the whole table on one line per row."""
-
-
-class BenchmarkError(RuntimeError):
-    """A run that lost, failed or mis-executed transactions: the numbers must not be trusted."""
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -129,27 +126,20 @@ class Options:
     paced_txs: int
     genesis_timeout: float
     run_timeout: float
-    json_path: Path | None
     workdir: Path | None
     quick: bool
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--txs", type=int, help="transfers per engine (default 2000, quick 200)")
     parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: 200 txs, 20 senders, 50 recipients, scale 1000 only",
+        "--senders", type=int, help="distinct sending accounts (default 50, quick 20)"
     )
-    parser.add_argument("--txs", type=int, help="transfers per engine (default 2000)")
-    parser.add_argument("--senders", type=int, help="distinct sending accounts (default 50)")
     parser.add_argument(
         "--recipients",
         type=int,
-        help="merchant addresses paid at random (default 1000, as WORKLOAD.md)",
+        help=f"merchant addresses paid at random (default {LIFE_ZONE_MERCHANTS:,}, the life "
+        "zone's, docs/workload.md; quick 50)",
     )
     parser.add_argument("--seed", type=int, default=CHAIN_ID, help="PRNG seed for the workload")
     parser.add_argument(
@@ -198,8 +188,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument(
         "--scale-accounts",
-        help="node runs with this many funded genesis accounts "
-        "(default 1000,400000; empty to skip)",
+        help=f"node runs with this many funded genesis accounts (default 1000,{CITY_RESIDENTS}"
+        ", the whole city; quick 1000; empty to skip)",
     )
     parser.add_argument(
         "--paced-rate",
@@ -223,35 +213,32 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=None,
         help="seconds a timed run may take before it counts as lost txs",
     )
-    parser.add_argument("--json", dest="json_path", type=Path, help="also write results here")
     parser.add_argument(
         "--workdir", type=Path, help="keep node data and logs here (default: a temp dir, removed)"
     )
-    args = parser.parse_args(argv)
-    return _resolve(args, parser)
 
 
-def _resolve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Options:
+def resolve(args: argparse.Namespace) -> Options:
     """Fill defaults (quick or full) and reject nonsense before anything starts."""
     quick: bool = args.quick
     scale_text = args.scale_accounts
     if scale_text is None:
-        scale_text = "1000" if quick else "1000,400000"
+        scale_text = "1000" if quick else f"1000,{CITY_RESIDENTS}"
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
     unknown = set(engines) - set(ENGINES)
     if unknown:
-        parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
+        raise BenchmarkError(f"unknown engines: {', '.join(sorted(unknown))}")
     txs = args.txs or (200 if quick else 2_000)
     senders = args.senders or (20 if quick else 50)
     if senders > txs:
-        parser.error("--senders must not exceed --txs")
+        raise BenchmarkError("--senders must not exceed --txs")
     scale = tuple(int(x.replace("_", "")) for x in scale_text.split(",") if x.strip())
     if any(n < senders + 1 for n in scale):
-        parser.error("--scale-accounts values must cover the senders and the deployer")
+        raise BenchmarkError("--scale-accounts values must cover the senders and the deployer")
     return Options(
         txs=txs,
         senders=senders,
-        recipients=args.recipients or (50 if quick else 1_000),
+        recipients=args.recipients or (50 if quick else LIFE_ZONE_MERCHANTS),
         seed=args.seed,
         batch=args.batch,
         clients=max(1, args.clients),
@@ -266,9 +253,31 @@ def _resolve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optio
         paced_txs=args.paced_txs or (20 if quick else 100),
         genesis_timeout=args.genesis_timeout,
         run_timeout=args.run_timeout or max(120.0, txs / 5),
-        json_path=args.json_path,
         workdir=args.workdir,
         quick=quick,
+    )
+
+
+def flood_plan(options: Options) -> SubmitPlan:
+    return SubmitPlan(
+        options.clients,
+        options.rpc_batch,
+        options.poll_batch,
+        options.poll_interval,
+        options.run_timeout,
+    )
+
+
+def paced_plan(options: Options) -> SubmitPlan:
+    """One client, one tx per request, polled every 10 ms so latency is not quantized."""
+    duration = options.paced_txs / options.paced_rate
+    return SubmitPlan(
+        1,
+        1,
+        options.poll_batch,
+        min(options.poll_interval, 0.01),
+        options.run_timeout + duration,
+        options.paced_rate,
     )
 
 
@@ -292,37 +301,9 @@ class Workload:
     total_supply: int
 
 
-def payment_amount(rng: random.Random) -> int:
-    """A KRW payment from WORKLOAD.md's log-normal (median 15,000, 1,000-300,000, whole 100s)."""
-    value = rng.lognormvariate(math.log(PAYMENT_MEDIAN_KRW), PAYMENT_SIGMA)
-    return int(min(max(round(value, -2), PAYMENT_MIN_KRW), PAYMENT_MAX_KRW))
-
-
-def merchant_addresses(count: int) -> list[str]:
-    """Recipients need no keys: addresses derived from labels are enough to be paid."""
-    return [to_checksum_address(keccak(text=f"bench-merchant-{i}")[-20:]) for i in range(count)]
-
-
 def shares(total: int, parts: int) -> list[int]:
     """Split ``total`` transfers over ``parts`` senders as evenly as possible."""
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
-
-
-def sign(account: LocalAccount, nonce: int, to: str | None, data: bytes, gas: int) -> bytes:
-    """A free-gas EIP-1559 transaction for our chain id, as a wallet would sign it."""
-    tx: dict[str, Any] = {
-        "type": 2,
-        "chainId": CHAIN_ID,
-        "nonce": nonce,
-        "value": 0,
-        "data": data,
-        "gas": gas,
-        "maxFeePerGas": 0,
-        "maxPriorityFeePerGas": 0,
-    }
-    if to is not None:
-        tx["to"] = to
-    return bytes(account.sign_transaction(tx).raw_transaction)
 
 
 def build_workload(options: Options) -> Workload:
@@ -330,10 +311,10 @@ def build_workload(options: Options) -> Workload:
     rng = random.Random(options.seed)
     deployer = make_accounts(1, "bench-deployer")[0]
     senders = tuple(make_accounts(options.senders, "bench-sender"))
-    merchants = merchant_addresses(options.recipients)
-    token = to_checksum_address(_contract_address(deployer.address, 0))
+    merchants = label_addresses("bench-merchant", options.recipients)
+    token = contract_address(deployer.address, 0)
     plans = [
-        [(rng.choice(merchants), payment_amount(rng)) for _ in range(count)]
+        [(rng.choice(merchants), payment_amount(rng, PAYMENT_SIGMA)) for _ in range(count)]
         for count in shares(options.txs, options.senders)
     ]
     amount_each = max(sum(amount for _, amount in plan) for plan in plans)
@@ -347,16 +328,10 @@ def build_workload(options: Options) -> Workload:
         token=token,
         setup_txs=tuple(setup),
         transfers=tuple(transfers),
-        transfer_hashes=tuple("0x" + keccak(raw).hex() for raw in transfers),
+        transfer_hashes=tuple(tx_hash(raw) for raw in transfers),
         expected_balances=expected,
         total_supply=supply,
     )
-
-
-def _contract_address(deployer: str, nonce: int) -> bytes:
-    from eth._utils.address import generate_contract_address
-
-    return generate_contract_address(to_canonical_address(deployer), nonce)
 
 
 def _setup_txs(
@@ -365,10 +340,10 @@ def _setup_txs(
     artifact = json.loads(TOKEN_ARTIFACT.read_text())
     bytecode = bytes.fromhex(artifact["bytecode"].removeprefix("0x"))
     txs = [sign(deployer, 0, None, bytecode + abi_encode(["uint256"], [supply]), DEPLOY_GAS)]
-    token = to_checksum_address(_contract_address(deployer.address, 0))
+    token = contract_address(deployer.address, 0)
     for nonce, start in enumerate(range(0, len(senders), DISTRIBUTE_CHUNK), start=1):
         chunk = [s.address for s in senders[start : start + DISTRIBUTE_CHUNK]]
-        data = SELECTOR_DISTRIBUTE + abi_encode(["address[]", "uint256"], [chunk, amount_each])
+        data = distribute_data(chunk, amount_each)
         txs.append(sign(deployer, nonce, token, data, 100_000 + 35_000 * len(chunk)))
     return txs
 
@@ -386,15 +361,12 @@ def _transfer_txs(
             if nonce >= len(plan):
                 continue
             recipient, amount = plan[nonce]
-            data = SELECTOR_TRANSFER + abi_encode(["address", "uint256"], [recipient, amount])
-            transfers.append(sign(sender, nonce, token, data, TRANSFER_GAS))
+            transfers.append(
+                sign(sender, nonce, token, transfer_data(recipient, amount), TRANSFER_GAS)
+            )
             expected[sender.address] -= amount
             expected[recipient] = expected.get(recipient, 0) + amount
     return transfers, expected
-
-
-def balance_call_data(holder: str) -> bytes:
-    return SELECTOR_BALANCE_OF + abi_encode(["address"], [holder])
 
 
 def check_balances(workload: Workload, read_balance: Callable[[list[str]], list[int]]) -> None:
@@ -412,25 +384,6 @@ def check_balances(workload: Workload, read_balance: Callable[[list[str]], list[
 
 
 # -- results ----------------------------------------------------------------------------------
-
-
-@dataclass
-class RunStats:
-    """One timed run: throughput over first submit to last receipt, per-tx latency."""
-
-    txs: int
-    seconds: float
-    latencies_ms: list[float] = field(default_factory=list)
-
-    @property
-    def tps(self) -> float:
-        return self.txs / self.seconds
-
-    def percentile(self, q: float) -> float | None:
-        if not self.latencies_ms:
-            return None
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 @dataclass
@@ -460,55 +413,13 @@ class EngineResult:
             txs=stats.txs,
             seconds=stats.seconds,
             tps=stats.tps,
-            p50_ms=stats.percentile(50),
-            p95_ms=stats.percentile(95),
+            p50_ms=stats.latency.p50,
+            p95_ms=stats.latency.p95,
             **extra,
         )
 
 
 # -- JSON-RPC engines (node, anvil) -------------------------------------------------------------
-
-
-class RpcSession:
-    """One persistent HTTP connection speaking JSON-RPC; several calls go in one POST."""
-
-    def __init__(self, url: str, timeout: float = 120.0) -> None:
-        self.url = url
-        self._http = httpx.Client(timeout=timeout)
-
-    def __enter__(self) -> RpcSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.close()
-
-    def send(self, calls: Sequence[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
-        """The response objects in call order (a single call goes as a plain, unbatched
-        request, so ``--rpc-batch 1`` measures the unbatched path)."""
-        body: Any = [
-            {"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)
-        ]
-        response = self._http.post(self.url, json=body[0] if len(body) == 1 else body)
-        response.raise_for_status()
-        document = response.json()
-        answers = [document] if isinstance(document, dict) else document
-        by_id = {a.get("id"): a for a in answers}
-        if len(calls) > 1 and set(by_id) != set(range(len(calls))):
-            raise BenchmarkError(f"batch answer does not match the request: {document!r:.300}")
-        return [by_id[i] if len(calls) > 1 else answers[0] for i in range(len(calls))]
-
-    def results(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
-        """Like :meth:`send`, but any error answer is fatal."""
-        answers = self.send(calls)
-        errors = [a["error"] for a in answers if "error" in a]
-        if errors:
-            raise BenchmarkError(f"{len(errors)} JSON-RPC errors, first: {errors[0]}")
-        return [a["result"] for a in answers]
-
-
-def rpc_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def rpc_setup(url: str, workload: Workload, timeout: float = 120.0) -> None:
@@ -527,246 +438,11 @@ def rpc_setup(url: str, workload: Workload, timeout: float = 120.0) -> None:
         )
 
 
-def wait_for_receipts(session: RpcSession, hashes: Sequence[str], timeout: float) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        receipts = session.results([("eth_getTransactionReceipt", [h]) for h in hashes])
-        if all(r is not None for r in receipts):
-            return receipts
-        if time.monotonic() > deadline:
-            raise BenchmarkError(f"setup receipts missing after {timeout} s")
-        time.sleep(0.05)
-
-
-def rpc_read_balances(url: str, token: str, holders: list[str]) -> list[int]:
-    with RpcSession(url) as session:
-        values: list[int] = []
-        for chunk in rpc_chunks(holders, 100):
-            calls = [
-                ("eth_call", [{"to": token, "data": "0x" + balance_call_data(h).hex()}, "latest"])
-                for h in chunk
-            ]
-            values.extend(int(v, 16) for v in session.results(calls))
-        return values
-
-
-class Tracker:
-    """Shared state of one timed run: submit times, receipt times, and what is outstanding.
-
-    The poller asks for the oldest outstanding receipts first: both nodes mine in arrival order,
-    so this finds receipts with few wasted lookups (which would steal CPU from the node).
-    """
-
-    def __init__(self, count: int) -> None:
-        self.lock = threading.Lock()
-        self.submitted: list[float | None] = [None] * count
-        self.mined: list[float | None] = [None] * count
-        self.failed: list[int] = []
-        self.outstanding: dict[int, None] = {}
-        self.errors: list[BaseException] = []
-        self.done = 0
-        self.started = 0.0
-        self.stop = threading.Event()
-        """Set when the run ends or fails: submitters stop instead of running on."""
-
-    def accepted(self, indices: Sequence[int]) -> None:
-        with self.lock:
-            self.outstanding.update(dict.fromkeys(indices))
-
-    def oldest(self, limit: int) -> list[int]:
-        with self.lock:
-            return list(itertools.islice(self.outstanding, limit))
-
-    def receipts(self, found: Sequence[tuple[int, bool]], at: float) -> None:
-        with self.lock:
-            for index, ok in found:
-                self.mined[index] = at
-                del self.outstanding[index]
-                if not ok:
-                    self.failed.append(index)
-            self.done += len(found)
-
-    def stats(self) -> RunStats:
-        submitted = [t for t in self.submitted if t is not None]
-        mined = [t for t in self.mined if t is not None]
-        latencies = [
-            (m - s) * 1000
-            for s, m in zip(self.submitted, self.mined, strict=True)
-            if s is not None and m is not None
-        ]
-        return RunStats(len(mined), max(mined) - min(submitted), latencies)
-
-
-@dataclass(frozen=True)
-class SubmitPlan:
-    """How a JSON-RPC run offers its load: a flood (throughput) or a steady rate (latency)."""
-
-    clients: int
-    rpc_batch: int
-    poll_batch: int
-    poll_interval: float
-    timeout: float
-    rate: float | None = None
-    """Offered load in tx/s (one request per tx, in order); ``None`` sends as fast as possible."""
-
-    @classmethod
-    def flood(cls, options: Options) -> SubmitPlan:
-        return cls(
-            options.clients,
-            options.rpc_batch,
-            options.poll_batch,
-            options.poll_interval,
-            options.run_timeout,
-        )
-
-    @classmethod
-    def paced(cls, options: Options) -> SubmitPlan:
-        """One client, one tx per request, polled every 10 ms so latency is not quantized."""
-        duration = options.paced_txs / options.paced_rate
-        return cls(
-            1,
-            1,
-            options.poll_batch,
-            min(options.poll_interval, 0.01),
-            options.run_timeout + duration,
-            options.paced_rate,
-        )
-
-    def describe(self) -> str:
-        if self.rate is not None:
-            return f"steady {self.rate:g} tx/s offered, 1 client, 1 tx/request"
-        return f"flood: {self.clients} clients x {self.rpc_batch} txs/request"
-
-
-def run_over_rpc(url: str, workload: Workload, plan: SubmitPlan) -> RunStats:
-    """Submit the transfers from ``plan.clients`` threads in ``plan.rpc_batch`` chunks while one
-    poller collects receipts; fail loudly on any rejected, lost or failed transaction."""
-    count = len(workload.transfers)
-    tracker = Tracker(count)
-    chunks = iter(list(rpc_chunks(range(count), plan.rpc_batch)))
-    chunk_lock = threading.Lock()
-
-    def next_chunk() -> Sequence[int] | None:
-        with chunk_lock:
-            return next(chunks, None)
-
-    deadline = time.monotonic() + plan.timeout
-    threads = [
-        threading.Thread(
-            target=_guarded,
-            args=(tracker, _submitter, url, workload, tracker, next_chunk, plan, deadline),
-            daemon=True,
-        )
-        for _ in range(plan.clients)
-    ]
-    tracker.started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    try:
-        _poll_receipts(url, workload, tracker, plan, deadline)
-    finally:
-        tracker.stop.set()
-        for thread in threads:
-            thread.join()
-    if tracker.errors:
-        raise BenchmarkError(f"submission failed: {tracker.errors[0]}") from tracker.errors[0]
-    if tracker.failed:
-        raise BenchmarkError(
-            f"{len(tracker.failed)} transfers have status 0, e.g. "
-            f"{workload.transfer_hashes[tracker.failed[0]]}"
-        )
-    return tracker.stats()
-
-
-def _guarded(tracker: Tracker, target: Callable[..., None], *args: Any) -> None:
-    """Run a worker; an exception is recorded so the main thread fails instead of hanging."""
-    try:
-        target(*args)
-    except BaseException as exc:
-        with tracker.lock:
-            tracker.errors.append(exc)
-        tracker.stop.set()
-
-
-def _submitter(
-    url: str,
-    workload: Workload,
-    tracker: Tracker,
-    next_chunk: Callable[[], Sequence[int] | None],
-    plan: SubmitPlan,
-    deadline: float,
-) -> None:
-    with RpcSession(url) as session:
-        while not tracker.stop.is_set() and (chunk := next_chunk()) is not None:
-            if plan.rate is not None:  # steady load: tx i leaves at start + i / rate
-                delay = tracker.started + chunk[0] / plan.rate - time.perf_counter()
-                if delay > 0 and tracker.stop.wait(delay):
-                    return
-            pending = list(chunk)
-            first_attempt = time.perf_counter()
-            for index in pending:
-                tracker.submitted[index] = first_attempt
-            while pending:
-                pending = _submit_once(session, workload, tracker, pending)
-                if pending:
-                    if time.monotonic() > deadline:
-                        raise BenchmarkError(f"{len(pending)} txs still refused at the deadline")
-                    time.sleep(0.05)
-
-
-def _submit_once(
-    session: RpcSession, workload: Workload, tracker: Tracker, indices: list[int]
-) -> list[int]:
-    """Send ``indices`` in one request; return those refused for back-pressure (to retry)."""
-    answers = session.send(
-        [("eth_sendRawTransaction", ["0x" + workload.transfers[i].hex()]) for i in indices]
-    )
-    accepted, retry = [], []
-    for index, answer in zip(indices, answers, strict=True):
-        error = answer.get("error")
-        if error is None:
-            if answer["result"] != workload.transfer_hashes[index]:
-                raise BenchmarkError(
-                    f"node returned hash {answer['result']} for {workload.transfer_hashes[index]}"
-                )
-            accepted.append(index)
-        elif any(text in str(error.get("message", "")) for text in TRANSIENT_REJECTIONS):
-            retry.append(index)
-        else:
-            raise BenchmarkError(f"tx {workload.transfer_hashes[index]} rejected: {error}")
-    tracker.accepted(accepted)
-    return retry
-
-
-def _poll_receipts(
-    url: str, workload: Workload, tracker: Tracker, plan: SubmitPlan, deadline: float
-) -> None:
-    count = len(workload.transfers)
-    with RpcSession(url) as session:
-        while tracker.done < count:
-            if tracker.errors:
-                return
-            if time.monotonic() > deadline:
-                raise BenchmarkError(
-                    f"lost transactions: {count - tracker.done} of {count} have no receipt "
-                    f"after {plan.timeout:g} s"
-                )
-            window = tracker.oldest(plan.poll_batch)
-            if not window:
-                time.sleep(plan.poll_interval / 5)
-                continue
-            receipts = session.results(
-                [("eth_getTransactionReceipt", [workload.transfer_hashes[i]]) for i in window]
-            )
-            now = time.perf_counter()
-            found = [
-                (i, int(r["status"], 16) == 1)
-                for i, r in zip(window, receipts, strict=True)
-                if r is not None
-            ]
-            tracker.receipts(found, now)
-            if len(found) < len(window):
-                time.sleep(plan.poll_interval)
+def run_transfers(url: str, workload: Workload, plan: SubmitPlan) -> RunStats:
+    """The timed part on a JSON-RPC engine, then every balance checked."""
+    stats = send_all(url, workload.transfers, plan, workload.transfer_hashes)
+    check_balances(workload, lambda holders: erc20_balances(url, workload.token, holders))
+    return stats
 
 
 # -- engine: the embedded node ------------------------------------------------------------------
@@ -818,9 +494,11 @@ def bench_node(
     node = NodeProcess(run_dir / "genesis.json", run_dir / "data", free_port(), tuple(extra))
     try:
         if total_accounts and total_accounts > 50_000:
-            console.print(
-                f"  [dim]{label}: building a {total_accounts:,}-account genesis "
-                "(slow, see the startup column)...[/dim]"
+            notes(
+                [
+                    f"{label}: building a {total_accounts:,}-account genesis "
+                    "(slow, see the startup column)..."
+                ]
             )
         started = time.perf_counter()
         try:
@@ -829,10 +507,7 @@ def bench_node(
             raise BenchmarkError(f"{label} did not start (log: {node.log_path}): {exc}") from exc
         startup = time.perf_counter() - started
         rpc_setup(node.url, workload)
-        stats = run_over_rpc(node.url, workload, plan)
-        check_balances(
-            workload, lambda holders: rpc_read_balances(node.url, workload.token, holders)
-        )
+        stats = run_transfers(node.url, workload, plan)
         _check_node_healthy(node)
     finally:
         node.stop()
@@ -866,11 +541,8 @@ def bench_anvil(options: Options, workload: Workload) -> EngineResult:
         for account in (workload.deployer, *workload.senders):
             rpc(anvil.url, "anvil_setBalance", account.address, hex(FUNDS))
         rpc_setup(anvil.url, workload)
-        plan = SubmitPlan.flood(options)
-        stats = run_over_rpc(anvil.url, workload, plan)
-        check_balances(
-            workload, lambda holders: rpc_read_balances(anvil.url, workload.token, holders)
-        )
+        plan = flood_plan(options)
+        stats = run_transfers(anvil.url, workload, plan)
         version = str(rpc(anvil.url, "web3_clientVersion"))
     finally:
         anvil.stop()
@@ -923,7 +595,7 @@ def _pyevm_mine(chain: Any, raws: Sequence[bytes], batch: int) -> list[Any]:
     """Decode and mine ``raws`` in blocks of ``batch``; return the receipts."""
     builder = chain.get_vm().get_transaction_builder()
     receipts: list[Any] = []
-    for chunk in rpc_chunks(raws, batch):
+    for chunk in chunks(raws, batch):
         _, block_receipts, _ = chain.mine_all([builder.decode(raw) for raw in chunk])
         receipts.extend(block_receipts)
     return receipts
@@ -942,7 +614,7 @@ def _pyevm_balances(chain: Any, token: str, holders: list[str]) -> list[int]:
             gas=1_000_000,
             to=to_canonical_address(token),
             value=0,
-            data=balance_call_data(holder),
+            data=balance_of_data(holder),
         )
         computation = vm.state.apply_transaction(SpoofTransaction(tx, from_=b"\x00" * 20))
         if computation.is_error:
@@ -962,7 +634,7 @@ def bench_pyevm(options: Options, workload: Workload) -> EngineResult:
     stats = RunStats(len(receipts), time.perf_counter() - started)
     _require_success(receipts, "transfer")
     check_balances(workload, lambda holders: _pyevm_balances(chain, workload.token, holders))
-    blocks = math.ceil(len(workload.transfers) / options.batch)
+    blocks = -(-len(workload.transfers) // options.batch)
     return EngineResult.measured(
         "py-evm",
         "raw py-evm mine_all",
@@ -989,6 +661,7 @@ def bench_eth_tester(workload: Workload) -> EngineResult:
     ``genesis_state``; the base fee is pinned to 0 so that free-gas txs are valid.
     """
     from eth_tester import EthereumTester, PyEVMBackend
+    from eth_utils import to_checksum_address
     from web3 import EthereumTesterProvider, Web3
 
     params = {**PyEVMBackend.generate_genesis_params(), "base_fee_per_gas": 0}
@@ -1013,7 +686,7 @@ def bench_eth_tester(workload: Workload) -> EngineResult:
         sender, token = workload.deployer.address, to_checksum_address(workload.token)
         return [
             int.from_bytes(
-                w3.eth.call({"from": sender, "to": token, "data": balance_call_data(h)}), "big"
+                w3.eth.call({"from": sender, "to": token, "data": balance_of_data(h)}), "big"
             )
             for h in holders
         ]
@@ -1028,20 +701,6 @@ def bench_eth_tester(workload: Workload) -> EngineResult:
 
 
 # -- report -------------------------------------------------------------------------------------
-
-
-def ratio(value: float | None, base: float | None) -> float | None:
-    return value / base if value and base else None
-
-
-def fmt(value: float | None, spec: str = ",.0f", suffix: str = "") -> str:
-    return "—" if value is None else f"{value:{spec}}{suffix}"
-
-
-def verdict(value: float | None, target: float) -> str:
-    if value is None:
-        return "n/a"
-    return f"{'[green]OK[/green]' if value >= target else '[red]MISSED[/red]'} (≥{target}×)"
 
 
 def _tps(result: EngineResult | None) -> float | None:
@@ -1068,50 +727,46 @@ def summarize(results: list[EngineResult]) -> dict[str, Any]:
     }
 
 
-def render(
-    results: list[EngineResult],
-    summary: dict[str, Any],
-    options: Options,
-    loads: tuple[tuple[float, ...], tuple[float, ...]],
-    wall_s: float,
-) -> None:
+def render(results: list[EngineResult], summary: dict[str, Any], options: Options) -> None:
     by_key = {r.key: r for r in results if r.skipped is None}
     pyevm_tps = by_key["py-evm"].tps if "py-evm" in by_key else None
     tester_tps = by_key["eth-tester"].tps if "eth-tester" in by_key else None
-    table = Table(
-        title=f"ERC-20 transfers: {options.txs:,} txs from {options.senders} senders to "
-        f"{options.recipients:,} merchants",
-        caption=f"load average before {_load(loads[0])}, after {_load(loads[1])} "
-        f"({os.cpu_count()} cores); wall time {wall_s:.0f} s",
-    )
-    for column in (
-        "engine",
-        "genesis accts",
-        "startup s",
-        "tx/s",
-        "p50 ms",
-        "p95 ms",
-        "× py-evm",
-        "× eth-tester",
-        f"× {LIFE_ZONE_PEAK_TPS} tx/s",
-        f"× {CITY_PEAK_TPS:.0f} tx/s",
-    ):
-        table.add_column(column, justify="left" if column == "engine" else "right")
+    rows: list[list[str] | None] = []
     first_scale = True
     for result in results:
         if result.key.startswith("scale-") and first_scale:
-            table.add_section()
+            rows.append(SECTION)
             first_scale = False
-        table.add_row(*_row(result, pyevm_tps, tester_tps))
-    console.print(table)
-    for result in results:
-        note = f"skipped: {result.skipped}" if result.skipped else result.note
-        console.print(f"  [dim]{result.engine}: {note}[/dim]")
-    console.print(
-        f"  [dim]× {LIFE_ZONE_PEAK_TPS} tx/s and × {CITY_PEAK_TPS:.0f} tx/s: how many "
-        "times the life-zone and the whole-city evening payment peak (WORKLOAD.md) "
-        "the throughput covers; startup s = process start to serving, which includes "
-        "building the genesis state on first start[/dim]"
+        rows.append(_row(result, pyevm_tps, tester_tps))
+    print_table(
+        f"ERC-20 transfers: {options.txs:,} txs from {options.senders} senders to "
+        f"{options.recipients:,} merchants",
+        (
+            "engine",
+            "genesis accts",
+            "startup s",
+            "tx/s",
+            "p50 ms",
+            "p95 ms",
+            "× py-evm",
+            "× eth-tester",
+            f"× {LIFE_ZONE_PEAK_TPS} tx/s",
+            f"× {CITY_PEAK_TPS:.0f} tx/s",
+        ),
+        rows,
+    )
+    notes(
+        [
+            *(
+                f"{result.engine}: "
+                + (f"skipped: {result.skipped}" if result.skipped else result.note)
+                for result in results
+            ),
+            f"× {LIFE_ZONE_PEAK_TPS} tx/s and × {CITY_PEAK_TPS:.0f} tx/s: how many times the "
+            "life-zone and the whole-city evening payment peak (docs/workload.md) the "
+            "throughput covers; startup s = process start to serving, which includes building "
+            "the genesis state on first start",
+        ]
     )
     _print_verdicts(summary)
 
@@ -1171,39 +826,6 @@ def _print_verdicts(summary: dict[str, Any]) -> None:
         )
 
 
-def _load(values: tuple[float, ...]) -> str:
-    return " ".join(f"{v:.2f}" for v in values)
-
-
-def write_json(
-    path: Path,
-    results: list[EngineResult],
-    summary: dict[str, Any],
-    options: Options,
-    loads: tuple[tuple[float, ...], ...],
-    wall_s: float,
-) -> None:
-    document = {
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_before": loads[0],
-            "load_after": loads[1],
-        },
-        "wall_seconds": wall_s,
-        "peaks_tps": {"life_zone": LIFE_ZONE_PEAK_TPS, "city": CITY_PEAK_TPS},
-        "targets": {
-            "node_vs_pyevm": TARGET_VS_PYEVM,
-            "node_vs_eth_tester": TARGET_VS_ETH_TESTER,
-            "scale_ratio": TARGET_SCALE_RATIO,
-        },
-        "summary": summary,
-        "results": [asdict(r) for r in results],
-    }
-    path.write_text(json.dumps(document, indent=2) + "\n")
-
-
 # -- main ---------------------------------------------------------------------------------------
 
 
@@ -1211,7 +833,7 @@ def planned_runs(
     options: Options, workload: Workload, workdir: Path
 ) -> list[Callable[[], EngineResult]]:
     """The runs in order; engines run one after another, never together (2 cores)."""
-    flood = SubmitPlan.flood(options)
+    flood = flood_plan(options)
     runs: list[Callable[[], EngineResult]] = []
     if "node" in options.engines:
         runs.append(
@@ -1245,7 +867,7 @@ def _paced_node_run(options: Options, workdir: Path) -> EngineResult:
         workdir,
         key="node-paced",
         label=f"node, steady {options.paced_rate:g} tx/s",
-        plan=SubmitPlan.paced(options),
+        plan=paced_plan(options),
     )
 
 
@@ -1258,7 +880,7 @@ def _scale_run(
         workdir,
         key=f"scale-{accounts}",
         label=f"node @ {accounts:,} accounts",
-        plan=SubmitPlan.flood(options),
+        plan=flood_plan(options),
         total_accounts=accounts,
     )
 
@@ -1276,10 +898,8 @@ def run_all(options: Options, workload: Workload, workdir: Path) -> list[EngineR
     return results
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_args(argv)
-    wall = time.perf_counter()
-    loads_before = os.getloadavg()
+def run(args: argparse.Namespace) -> Report:
+    options = resolve(args)
     signing = time.perf_counter()
     workload = build_workload(options)
     console.print(
@@ -1291,21 +911,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         results = run_all(options, workload, workdir)
     except BenchmarkError as exc:
-        console.print(f"[red bold]benchmark failed:[/red bold] {exc}")
-        console.print(f"node data and logs kept in {workdir}")
-        return 1
-    else:
-        if options.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    loads = (loads_before, os.getloadavg())
-    wall_s = time.perf_counter() - wall
+        raise BenchmarkError(f"{exc}\nnode data and logs kept in {workdir}") from exc
+    if options.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
     summary = summarize(results)
-    render(results, summary, options, loads, wall_s)
-    if options.json_path is not None:
-        write_json(options.json_path, results, summary, options, loads, wall_s)
-        console.print(f"results written to {options.json_path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    render(results, summary, options)
+    return Report(
+        {
+            "options": asdict(options),
+            "peaks_tps": {"life_zone": LIFE_ZONE_PEAK_TPS, "city": CITY_PEAK_TPS},
+            "targets": {
+                "node_vs_pyevm": TARGET_VS_PYEVM,
+                "node_vs_eth_tester": TARGET_VS_ETH_TESTER,
+                "scale_ratio": TARGET_SCALE_RATIO,
+            },
+            "summary": summary,
+            "results": [asdict(r) for r in results],
+        }
+    )

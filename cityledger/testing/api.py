@@ -1,6 +1,7 @@
-"""What the API suites share: a deployed city with merchants and residents, the API served by
+"""The city API under test: a deployed city with merchants and residents, the API served by
 uvicorn in a thread, API keys, Sign-In with Ethereum, wallet-signed transactions, and a local
-webhook receiver that verifies signatures with the merchant helper."""
+webhook receiver that verifies signatures with the merchant helper. Used by the API and e2e
+suites and by the payments benchmark."""
 
 from __future__ import annotations
 
@@ -27,11 +28,14 @@ from web3.contract.contract import ContractFunction
 
 from api.core import scopes as scope_names
 from api.core.config import Settings
-from api.keys import KeyGrant, PrincipalKind, issue_key
+from api.core.scopes import PrincipalKind
+from api.keys import KeyGrant, issue_key
 from api.main import create_app
 from api.migrations import upgrade as upgrade_api
 from api.services import SERVICE_KEY_ENV
 from api.webhooks.verify import SIGNATURE_HEADER, WebhookSignatureError, verify_signature
+from cityledger.testing.city import TestCity
+from cityledger.testing.processes import free_port
 from ledger.config import LedgerSettings
 from ledger.contracts.payments import PaymentRouter
 from ledger.indexer.db import make_engine
@@ -39,8 +43,6 @@ from ledger.indexer.db import upgrade as upgrade_index
 from ledger.indexer.runner import Indexer, RunStats
 from ledger.payments.orders import parse_pay_uri
 from ledger.types import AccountKind
-from tests.support.city import TestCity
-from tests.support.processes import free_port
 
 DISTRICT = 5101
 SECRET = "test-secret-" + "x" * 40
@@ -72,29 +74,18 @@ class World:
             return indexer.run_once()
 
     def settings(self, **overrides: Any) -> Settings:
-        ledger = LedgerSettings(
-            db_url=self.db_url,
-            rpc_url=overrides.pop("rpc_url", self.city.url),
-            network=self.city.manifest_path.stem,
-            deployments_dir=self.city.manifest_path.parent,
-        )
+        """The suites' API: webhooks off unless asked, limits far above what tests send."""
         values: dict[str, Any] = {
-            "environment": "staging",
-            "secret_key": SECRET,
-            "ledger": ledger,
-            "siwe_domain": SIWE_DOMAIN,
-            "siwe_uri": SIWE_URI,
             "webhooks_enabled": False,
-            "webhook_allow_private_hosts": True,
             "rate_limit_per_second": 1000.0,
             "rate_limit_burst": 5000,
             "siwe_nonces_per_minute": 60_000.0,
             "siwe_nonce_burst": 5000,
             "relay_wait": 30.0,
             "idempotency_wait": 60.0,
+            **overrides,
         }
-        values.update(overrides)
-        return Settings(**values)
+        return api_settings(self.city, self.db_url, **values)
 
     def key(
         self,
@@ -104,6 +95,30 @@ class World:
         label: str = "test",
     ) -> str:
         return make_key(self.engine, merchant.address if merchant else None, scopes, label)
+
+
+def api_settings(
+    city: TestCity, db_url: str, *, rpc_url: str | None = None, **overrides: Any
+) -> Settings:
+    """The API's settings over ``city`` (its node, unless ``rpc_url``, and its deployment
+    manifest) and the index database at ``db_url``: staging, the test secret and SIWE domain,
+    webhooks allowed to local receivers; ``overrides`` are any other ``Settings`` fields."""
+    ledger = LedgerSettings(
+        db_url=db_url,
+        rpc_url=rpc_url or city.url,
+        network=city.manifest_path.stem,
+        deployments_dir=city.manifest_path.parent,
+    )
+    values: dict[str, Any] = {
+        "environment": "staging",
+        "secret_key": SECRET,
+        "ledger": ledger,
+        "siwe_domain": SIWE_DOMAIN,
+        "siwe_uri": SIWE_URI,
+        "webhook_allow_private_hosts": True,
+        **overrides,
+    }
+    return Settings(**values)
 
 
 def make_key(

@@ -7,9 +7,9 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from cityledger.testing.accounts import CHAIN_ID
 from ledger.node.config import GenesisConfig, NodeOptions
 from ledger.node.node import Node
-from tests.support.accounts import CHAIN_ID
 
 
 def open_node(data_dir: Path, genesis: GenesisConfig, **options: Any) -> Node:
@@ -29,7 +29,7 @@ def transfer(
     max_fee: int = 0,
 ) -> bytes:
     """A signed EIP-1559 value transfer, raw bytes."""
-    tx = {
+    tx: dict[str, Any] = {
         "to": to,
         "value": value,
         "nonce": nonce,

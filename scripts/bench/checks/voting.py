@@ -1,6 +1,6 @@
 """M-voting at city scale: ballots cast per second and the full public audit, measured.
 
-    .venv/bin/python scripts/bench_voting.py [--ballots 20000] [--anvil-ballots 2000]
+    python -m scripts.bench voting [--ballots 20000] [--anvil-ballots 2000]
 
 1. Starts an embedded node (block period 0.05 s) whose allowlist holds every voter, and anvil
    as the reference client; deploys the city on both.
@@ -13,6 +13,9 @@
    chain, check every proof on 2 processes, re-tally, check the shares, compare): seconds for
    N ballots, against the target of 60 s for 20,000 (the Sejong 5-1 population) and against
    ElectionGuard's published ~0.3 s per ballot verification.
+
+``--quick``: 200 ballots on the embedded node, 100 on anvil (the wait for the close, about a
+minute, is most of it).
 """
 
 from __future__ import annotations
@@ -20,24 +23,21 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import random
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from eth_account.signers.local import LocalAccount
-from rich.console import Console
-from rich.table import Table
 
+from cityledger.testing.accounts import CHAIN_ID, make_accounts, write_genesis
+from cityledger.testing.processes import ANVIL, AnvilProcess, NodeProcess, free_port, rpc
+from cityledger.testing.voting import run_ceremony, send_signed
 from ledger.chain import Chain
 from ledger.city import City
 from ledger.deploy import DeployPlan, deploy_city
-from ledger.logging import configure_logging
 from ledger.roles import Role
 from ledger.types import AccountKind
 from ledger.voting import lifecycle
@@ -48,12 +48,12 @@ from ledger.voting.files import ElectionFiles
 from ledger.voting.manifest import ElectionManifest
 from ledger.voting.record import read_record, spec_of
 from ledger.voting.vault import TrusteeVault
-from tests.support.accounts import make_accounts, write_genesis
-from tests.support.processes import ANVIL, AnvilProcess, NodeProcess, free_port, rpc
-from tests.support.voting import run_ceremony, send_signed
+from scripts.bench._utils import BenchmarkError
+from scripts.bench._utils.district import LIFE_ZONE_RESIDENTS
+from scripts.bench._utils.reporting import Report, print_table, step
 
 ELECTIONGUARD_VERIFY_S = 0.3
-TARGET_S, TARGET_BALLOTS = 60.0, 20_000
+TARGET_S, TARGET_BALLOTS = 60.0, LIFE_ZONE_RESIDENTS
 OPTIONS = 5
 STAFF = 3  # deployer, admin, election admin
 TRUSTEES = 3
@@ -134,19 +134,22 @@ def run_vote(
     return election_id, eligibility, Cast(label, len(voters), encrypt_s, cast_s, blocks)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ballots", type=int, default=TARGET_BALLOTS)
-    parser.add_argument("--anvil-ballots", type=int, default=2_000)
-    args = parser.parse_args()
-    configure_logging("warning")
-    console = Console()
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ballots", type=int, help=f"ballots on the embedded node ({TARGET_BALLOTS:,}; quick 200)"
+    )
+    parser.add_argument("--anvil-ballots", type=int, help="ballots on anvil (2,000; quick 100)")
+
+
+def run(args: argparse.Namespace) -> Report:
+    ballots = args.ballots or (200 if args.quick else TARGET_BALLOTS)
+    anvil_ballots = args.anvil_ballots or (100 if args.quick else 2_000)
     with tempfile.TemporaryDirectory(prefix="bench-voting-") as folder:
         work = Path(folder)
         staff = make_accounts(STAFF, "bench-voting-staff")
         trustees = make_accounts(TRUSTEES, "bench-voting-trustee")
-        voters = make_accounts(args.ballots, "bench-voting-voter")
-        console.print(f"genesis with {len(voters):,} allowlisted voters ...")
+        voters = make_accounts(ballots, "bench-voting-voter")
+        step(f"genesis with {len(voters):,} allowlisted voters")
         write_genesis(
             work / "genesis.json", [*staff, *trustees], allowlisted=[*staff, *trustees, *voters]
         )
@@ -154,12 +157,12 @@ def main() -> int:
             work / "genesis.json", work / "node", free_port(), ("--block-period", "0.05")
         )
         node.start()
-        anvil = AnvilProcess(free_port(), 44051).start() if ANVIL.exists() else None
+        anvil = AnvilProcess(free_port(), CHAIN_ID).start() if ANVIL.exists() else None
         try:
             rows: list[Cast] = []
             cities = {"embedded": node.url}
             if anvil is not None:
-                for account in (*staff, *trustees, *voters[: args.anvil_ballots]):
+                for account in (*staff, *trustees, *voters[:anvil_ballots]):
                     rpc(anvil.url, "anvil_setBalance", account.address, hex(10**20))
                 cities["anvil"] = anvil.url
             elections: dict[str, tuple[City, int, EligibilityList]] = {}
@@ -171,9 +174,9 @@ def main() -> int:
                     grants={Role.ELECTION_ADMIN: [(staff[2].address, 0)]},
                 )
                 city = City.at(chain, deploy_city(chain, staff[0], plan, work / f"{label}.json"))
-                count = args.ballots if label == "embedded" else args.anvil_ballots
+                count = ballots if label == "embedded" else anvil_ballots
                 window = 60 + count // 25  # room for casting at 25 ballots/s (measured 35-60)
-                console.print(f"{label}: a vote of {count:,} ballots (window {window} s) ...")
+                step(f"{label}: a vote of {count:,} ballots (window {window} s)")
                 election_id, eligibility, cast = run_vote(
                     city, staff, trustees, voters[:count], work / label, window, label
                 )
@@ -181,7 +184,7 @@ def main() -> int:
                 elections[label] = (city, election_id, eligibility)
             city, election_id, eligibility = elections["embedded"]
             closes = city.elections.election(election_id).config.closes_at
-            console.print("waiting for the close ...")
+            step("waiting for the close")
             while max(city.chain.latest_timestamp() + 1, int(time.time())) < closes:
                 time.sleep(1)
             lifecycle.close_election(city, staff[2], election_id)
@@ -194,69 +197,76 @@ def main() -> int:
                 )
                 lifecycle.trustee_decrypt(city, trustee, vault, PASSWORD, election_id, eligibility)
             lifecycle.publish_result(city, staff[2], election_id, eligibility)
+            step("the public audit")
             started = time.perf_counter()
             record = read_record(city.elections, election_id, city.rewards)
             read_s = time.perf_counter() - started
             report = audit_election(record, eligibility, eligibility.to_json(), workers=2)
             audit_s = time.perf_counter() - started
             if not report.ok:
-                console.print(report.failures)
-                return 1
+                raise BenchmarkError(f"the audit failed: {report.failures}")
         finally:
             node.stop()
             if anvil is not None:
                 anvil.stop()
-    _print(console, rows, args.ballots, read_s, audit_s)
-    return 0
+    _print(rows, ballots, read_s, audit_s)
+    return Report(
+        {
+            "casting": [asdict(row) for row in rows],
+            "audit": {"ballots": ballots, "read_chain_s": read_s, "total_s": audit_s},
+        }
+    )
 
 
-def _print(console: Console, rows: list[Cast], ballots: int, read_s: float, audit_s: float) -> None:
-    table = Table(title="casting: encrypted 5-option ballots, pre-signed, JSON-RPC batches of 100")
-    for column in (
-        "chain",
-        "ballots",
-        "encrypt+prove ms/ballot (2 procs)",
-        "cast ballots/s",
-        "blocks",
-        "x anvil",
-    ):
-        table.add_column(column, justify="right")
+def _print(rows: list[Cast], ballots: int, read_s: float, audit_s: float) -> None:
     anvil = next((r for r in rows if r.chain == "anvil"), None)
+    table = []
     for row in rows:
         rate = row.ballots / row.cast_s
         ratio = "" if anvil is None else f"{rate / (anvil.ballots / anvil.cast_s):.2f}"
-        table.add_row(
-            row.chain,
-            f"{row.ballots:,}",
-            f"{row.encrypt_s * 1000 / row.ballots:.2f}",
-            f"{rate:,.0f}",
-            str(row.blocks),
-            ratio,
+        table.append(
+            (
+                row.chain,
+                f"{row.ballots:,}",
+                f"{row.encrypt_s * 1000 / row.ballots:.2f}",
+                f"{rate:,.0f}",
+                str(row.blocks),
+                ratio,
+            )
         )
-    console.print(table)
-    audit = Table(title="public audit of the embedded node's vote (2 processes)")
-    for column in (
-        "ballots",
-        "read chain s",
-        "total s",
-        "ms/ballot",
-        f"s for {TARGET_BALLOTS:,}",
-        "target s",
-        "x ElectionGuard",
-    ):
-        audit.add_column(column, justify="right")
-    per_ballot = audit_s / ballots
-    audit.add_row(
-        f"{ballots:,}",
-        f"{read_s:.1f}",
-        f"{audit_s:.1f}",
-        f"{per_ballot * 1000:.2f}",
-        f"{per_ballot * TARGET_BALLOTS:.1f}",
-        f"{TARGET_S:.0f}",
-        f"{ELECTIONGUARD_VERIFY_S / per_ballot:.0f}",
+    print_table(
+        "casting: encrypted 5-option ballots, pre-signed, JSON-RPC batches of 100",
+        (
+            "chain",
+            "ballots",
+            "encrypt+prove ms/ballot (2 procs)",
+            "cast ballots/s",
+            "blocks",
+            "x anvil",
+        ),
+        table,
     )
-    console.print(audit)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    per_ballot = audit_s / ballots
+    print_table(
+        "public audit of the embedded node's vote (2 processes)",
+        (
+            "ballots",
+            "read chain s",
+            "total s",
+            "ms/ballot",
+            f"s for {TARGET_BALLOTS:,}",
+            "target s",
+            "x ElectionGuard",
+        ),
+        [
+            (
+                f"{ballots:,}",
+                f"{read_s:.1f}",
+                f"{audit_s:.1f}",
+                f"{per_ballot * 1000:.2f}",
+                f"{per_ballot * TARGET_BALLOTS:.1f}",
+                f"{TARGET_S:.0f}",
+                f"{ELECTIONGUARD_VERIFY_S / per_ballot:.0f}",
+            )
+        ],
+    )

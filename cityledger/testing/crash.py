@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 from eth_account.signers.local import LocalAccount
 
-from tests.support.accounts import make_accounts, write_genesis
-from tests.support.inprocess import transfer
-from tests.support.processes import NodeProcess, free_port, rpc, rpc_batch
+from cityledger.testing.accounts import make_accounts, write_genesis
+from cityledger.testing.inprocess import transfer
+from cityledger.testing.processes import NodeProcess, free_port, rpc, rpc_batch
 
 SENDERS = 6
 
