@@ -51,9 +51,10 @@ def test_following_resumes_as_soon_as_the_node_is_back(
         try:
             _until(lambda: follower.cursor() is not None, "the first batch")
             node.kill9()
-            # Retries at 1, 2, 4, 8 s: wait until the follower has announced an 8 s pause.
+            # Retries after 1, 2, 4, 8 s: wait until the follower has announced a 16 s pause,
+            # long enough for the node to restart inside it even on a loaded machine.
             _until(
-                lambda: any(e[1] == "chain_error" and e[2]["retry_in"] >= 8 for e in log.events),
+                lambda: any(e[1] == "chain_error" and e[2]["retry_in"] >= 16 for e in log.events),
                 "a grown backoff",
             )
             announced, fields = log.last("chain_error")

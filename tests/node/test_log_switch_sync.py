@@ -40,9 +40,12 @@ for n in range({COMMITS}):
 store.close()
 """
 
-_OPEN = re.compile(r'^\d+\s+openat\(AT_FDCWD, "([^"]+)", ([A-Z_|]+)[^)]*\) = (\d+)')
-_FSYNC = re.compile(r"^\d+\s+f(?:data)?sync\((\d+)")
-_MARK = re.compile(r'^\d+\s+write\(1, "commit-(begin|end) (\d+)\\n"')
+# Paths, not descriptors: strace -y prints each descriptor's path, so a line that another
+# thread's syscall split in two (``<unfinished ...>`` / ``<... resumed>``, common under load)
+# still says what was opened or synced on its first half.
+_CREATE = re.compile(r'^\d+\s+openat\(AT_FDCWD(?:<[^>]*>)?, "([^"]+)", ([A-Z_|]+)')
+_FSYNC = re.compile(r"^\d+\s+f(?:data)?sync\(\d+<([^>]+)>")
+_MARK = re.compile(r'^\d+\s+write\(1(?:<[^>]*>)?, "commit-(begin|end) (\d+)\\n"')
 _RENAME_CURRENT = re.compile(r'^\d+\s+rename\("[^"]+", "[^"]+/CURRENT"\)')
 
 
@@ -62,17 +65,15 @@ class Trace:
 
 def read_trace(path: Path, directory: Path) -> Trace:
     trace = Trace()
-    paths: dict[int, str] = {}
     current: Commit | None = None
     started = False
     for number, line in enumerate(path.read_text().splitlines()):
-        if opened := _OPEN.match(line):
-            name, flags, descriptor = opened.groups()
-            paths[int(descriptor)] = name
+        if opened := _CREATE.match(line):
+            name, flags = opened.groups()
             if current is not None and name.endswith(".log") and "O_CREAT" in flags:
                 current.created_logs.append(number)
         elif synced := _FSYNC.match(line):
-            if paths.get(int(synced.group(1))) == str(directory):
+            if synced.group(1) == str(directory.resolve()):
                 if current is not None:
                     current.directory_syncs.append(number)
                 elif not started:
@@ -96,6 +97,7 @@ def test_a_commit_that_starts_a_new_log_file_syncs_the_directory(tmp_path: Path)
             STRACE,
             "-f",
             "-qq",
+            "-y",
             "-e",
             "trace=openat,fsync,fdatasync,write,rename",
             "-o",
