@@ -9,17 +9,18 @@ The API's connections run with ``synchronous=FULL``: its tables (keys, webhook e
 secrets, idempotency records, the outbox) cannot be rebuilt from the chain, so a commit is on
 disk before it is answered, power cut or not. The index keeps ``NORMAL`` (a crash of the
 process loses nothing; a power cut may roll back its last batches, which it re-reads from the
-chain).
+chain). The file is the owner's only (0600, :func:`ledger.indexer.db.private_database_file`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from ledger.indexer.db import private_database_file
 
 
 def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40) -> Engine:
@@ -29,7 +30,7 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 40) -> Eng
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, not psycopg2
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_database_file(parsed.database)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},

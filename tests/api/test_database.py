@@ -1,10 +1,13 @@
 """The API's SQLite database: a commit of the API's own state is on disk when it returns
 (``synchronous=FULL``: the WAL is synced at every commit, watched with strace), while the
-index, which the chain can rebuild, keeps the cheaper ``NORMAL``."""
+index, which the chain can rebuild, keeps the cheaper ``NORMAL``; and the database file with
+its WAL and shared-memory files is readable by its owner only, new or existing."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +70,39 @@ def test_api_commits_are_synced_the_index_is_not(url: str, tmp_path: Path) -> No
         pytest.skip("strace is not installed: the pragmas above are all that was checked")
     assert _wal_syncs(url, "api.db", "api", tmp_path) >= COMMITS
     assert _wal_syncs(url, "ledger.indexer.db", "index", tmp_path) == 0
+
+
+def _modes(path: Path) -> dict[str, int]:
+    return {
+        side: os.stat(f"{path}{side}").st_mode & 0o777
+        for side in ("", "-wal", "-shm")
+        if os.path.exists(f"{path}{side}")
+    }
+
+
+@pytest.mark.parametrize("make_engine", [api_engine, index_engine], ids=["api", "index"])
+def test_database_files_are_the_owners_only(make_engine: object, tmp_path: Path) -> None:
+    assert callable(make_engine)
+    fresh = tmp_path / "fresh.sqlite3"
+    engine = make_engine(f"sqlite:///{fresh}")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x)")
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        connection.commit()
+        assert _modes(fresh) == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
+    engine.dispose()
+
+    existing = tmp_path / "existing.sqlite3"  # as an earlier version left it: 0644
+    legacy = sqlite3.connect(existing)
+    legacy.execute("PRAGMA journal_mode=WAL")
+    legacy.execute("CREATE TABLE t (x)")
+    legacy.commit()
+    for side in ("", "-wal", "-shm"):
+        os.chmod(f"{existing}{side}", 0o644)
+    engine = make_engine(f"sqlite:///{existing}")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        connection.commit()
+        assert _modes(existing) == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
+    engine.dispose()
+    legacy.close()
