@@ -80,7 +80,12 @@ class Settings(BaseSettings):
     webhook_backoff_jitter: float = Field(default=0.1, ge=0, le=1)
     webhook_max_attempts: int = Field(default=15, gt=0)
     webhook_rescan_blocks: int = Field(default=12, ge=0)
-    webhook_batch: int = Field(default=50, gt=0)
+    webhook_batch: int = Field(
+        default=10, gt=0, description="due deliveries one endpoint's lane claims at once"
+    )
+    webhook_concurrency: int = Field(
+        default=16, gt=0, description="endpoints one process delivers to at the same time"
+    )
     webhook_secret_overlap: int = Field(
         default=24 * 3600, ge=0, description="seconds a rotated secret still signs"
     )

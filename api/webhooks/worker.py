@@ -2,9 +2,10 @@
 
 One loop per API process (started in the app's lifespan, off with ``webhooks_enabled``):
 every ``webhook_poll_interval`` seconds it scans the index into the outbox
-(:mod:`api.webhooks.scanner`), delivers what is due (:mod:`api.webhooks.delivery`) and, every
-minute, forgets spent sign-in nonces and expired idempotency records. The outbox is in the
-database, so a restarted API carries on where it stopped.
+(:mod:`api.webhooks.scanner`) and starts delivery lanes for endpoints with due rows
+(:mod:`api.webhooks.lanes`; they run on between ticks), and every minute it forgets spent
+sign-in nonces and expired idempotency records. The outbox is in the database, so a restarted
+API carries on where it stopped.
 """
 
 from __future__ import annotations
@@ -24,11 +25,22 @@ from api.core.config import Settings
 from api.models import IdempotencyRecord, SiweNonce, utcnow
 from api.services import Services
 from api.webhooks.delivery import Deliverer
+from api.webhooks.lanes import Lanes
 from api.webhooks.scanner import Scanner
 
 log = structlog.get_logger("api.webhooks")
 
 USER_AGENT = "CityLedger-Webhooks/1"
+HOUSEKEEPING_INTERVAL = 60.0
+
+
+def webhook_client(settings: Settings) -> httpx.AsyncClient:
+    """The client of deliveries: no redirects."""
+    return httpx.AsyncClient(
+        timeout=settings.webhook_timeout,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+    )
 
 
 class WebhookWorker:
@@ -37,28 +49,28 @@ class WebhookWorker:
         self.settings = settings
         self.scanner = Scanner(engine, settings, services)
         self.deliverer = Deliverer(engine, settings)
+        self.lanes = Lanes(self.deliverer, settings.webhook_concurrency)
         self._last_housekeeping = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with httpx.AsyncClient(
-            timeout=self.settings.webhook_timeout,
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
-        ) as client:
-            while not stop.is_set():
-                try:
-                    await self.tick(client)
-                except Exception:
-                    log.exception("webhook_worker_tick_failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.webhook_poll_interval)
+        async with webhook_client(self.settings) as client:
+            try:
+                while not stop.is_set():
+                    try:
+                        await self.tick(client, stop)
+                    except Exception:
+                        log.exception("webhook_worker_tick_failed")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.settings.webhook_poll_interval)
+            finally:
+                await self.lanes.drain()
 
-    async def tick(self, client: httpx.AsyncClient) -> None:
+    async def tick(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
         await anyio.to_thread.run_sync(self.scanner.scan_once)
-        await self.deliverer.deliver_due(client)
-        if time.monotonic() - self._last_housekeeping > 60:
-            await anyio.to_thread.run_sync(self.housekeeping)
+        await self.lanes.dispatch(client, stop)
+        if time.monotonic() - self._last_housekeeping > HOUSEKEEPING_INTERVAL:
             self._last_housekeeping = time.monotonic()
+            await anyio.to_thread.run_sync(self.housekeeping)
 
     def housekeeping(self) -> None:
         """Forget idempotency records past their lifetime and spent sign-in nonces."""

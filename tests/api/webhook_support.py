@@ -1,0 +1,121 @@
+"""What the webhook suites share beyond tests/api/helpers.py: `cityledger serve` as a process
+(to kill -9), and a merchant endpoint that hangs until released."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.api.helpers import SECRET, SIWE_DOMAIN, World
+from tests.support.processes import ROOT
+
+HANG_LIMIT = 300.0
+"""A hanging endpoint answers after this long even if never released (no stuck threads)."""
+
+
+def serve_process(
+    world: World, port: int, log: Path, *, db_url: str | None = None, **env: str
+) -> subprocess.Popen[bytes]:
+    """``cityledger serve`` on ``port`` over the world's chain (and its database unless
+    ``db_url``), webhooks on and fast; returns once ``/health`` answers."""
+    environment = {
+        **os.environ,
+        "CITYLEDGER_API_ENVIRONMENT": "staging",
+        "CITYLEDGER_API_SECRET_KEY": SECRET,
+        "CITYLEDGER_API_SIWE_DOMAIN": SIWE_DOMAIN,
+        "CITYLEDGER_API_SERVICE_KEY": world.service.key.hex(),
+        "CITYLEDGER_API_WEBHOOK_POLL_INTERVAL": "0.1",
+        "CITYLEDGER_API_WEBHOOK_BACKOFF_BASE": "0.3",
+        "CITYLEDGER_API_WEBHOOK_BACKOFF_MAX": "0.6",
+        "CITYLEDGER_API_WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
+        **env,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "cityledger",
+        "serve",
+        "--port",
+        str(port),
+        "--db-url",
+        db_url or world.db_url,
+        "--rpc-url",
+        world.city.url,
+        "--network",
+        world.city.manifest_path.stem,
+        "--deployments-dir",
+        str(world.city.manifest_path.parent),
+        "--log-level",
+        "warning",
+    ]
+    handle = log.open("ab")
+    process = subprocess.Popen(command, env=environment, cwd=ROOT, stdout=handle, stderr=handle)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"cityledger serve exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("cityledger serve did not start")
+
+
+class HangingReceiver:
+    """A merchant's endpoint that takes every delivery and answers nothing until
+    :meth:`release` (then 200): the slow merchant."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.lock = threading.Lock()
+        self.received: list[bytes] = []
+        self.waiting = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver.lock:
+                    receiver.received.append(body)
+                    receiver.waiting += 1
+                receiver.released.wait(HANG_LIMIT)
+                with receiver.lock:
+                    receiver.waiting -= 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def hanging(self) -> int:
+        """How many deliveries are being held open right now."""
+        with self.lock:
+            return self.waiting
+
+    def release(self) -> None:
+        self.released.set()
+
+    def stop(self) -> None:
+        self.release()
+        self.server.shutdown()
+        self.server.server_close()
