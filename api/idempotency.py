@@ -7,6 +7,10 @@ once. The same key with a different request is refused (422). Only successes are
 request that fails leaves nothing behind (our operations have no effect when they fail), so its
 key is released and a corrected retry may reuse it. A claim left by a crashed process is taken
 over after ``idempotency_lock`` seconds.
+
+An answer that carries a secret (a webhook endpoint's signing secret) is stored sealed
+(:mod:`api.core.sealing`, ``sealed=True``): a repeat still gets it, the database never holds
+it in clear.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sqlmodel import Session, col, select
 
 from api.core.config import Settings
 from api.core.errors import ApiError
+from api.core.sealing import sealer_for
 from api.deps import CurrentPrincipal, EngineDep, Principal, SettingsDep
 from api.models import IdempotencyRecord, utcnow
 
@@ -60,9 +65,15 @@ class Idempotency:
     target: str
 
     def run(
-        self, session: Session, body: BaseModel | None, operation: Callable[[], Outcome]
+        self,
+        session: Session,
+        body: BaseModel | None,
+        operation: Callable[[], Outcome],
+        *,
+        sealed: bool = False,
     ) -> JSONResponse:
-        """Run ``operation`` once per key; its DB writes in ``session`` commit with the result."""
+        """Run ``operation`` once per key; its DB writes in ``session`` commit with the result.
+        ``sealed``: the answer holds a secret, store it sealed."""
         if self.key is None:
             status, model = operation()
             session.commit()
@@ -81,10 +92,18 @@ class Idempotency:
             self._release(claimed)
             raise
         content = jsonable_encoder(model)
+        stored = json.dumps(content)
+        if sealed:
+            stored = sealer_for(self.settings).seal(stored)
         session.execute(
             update(IdempotencyRecord)
             .where(col(IdempotencyRecord.id) == claimed)
-            .values(status_code=status, response_body=json.dumps(content), completed_at=utcnow())
+            .values(
+                status_code=status,
+                response_body=stored,
+                response_sealed=sealed,
+                completed_at=utcnow(),
+            )
         )
         session.commit()
         return JSONResponse(content, status_code=status)
@@ -144,7 +163,7 @@ class Idempotency:
                         session.commit()
                         continue
                     return JSONResponse(
-                        json.loads(existing.response_body or "null"),
+                        json.loads(self._stored_body(existing)),
                         status_code=existing.status_code,
                         headers={REPLAY_HEADER: "true"},
                     )
@@ -172,6 +191,10 @@ class Idempotency:
                 )
             time.sleep(pause)
             pause = min(pause * 2, 0.25)
+
+    def _stored_body(self, record: IdempotencyRecord) -> str:
+        body = record.response_body or "null"
+        return sealer_for(self.settings).open(body) if record.response_sealed else body
 
     def _release(self, record_id: uuid.UUID) -> None:
         with Session(self.engine) as session:

@@ -11,10 +11,12 @@ import warnings
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.core.sealing import parse_keys
 from ledger.config import LedgerSettings
+from ledger.secrets import read_secret_file
 
 DEFAULT_SECRET = "changethis"
 
@@ -92,6 +94,15 @@ class Settings(BaseSettings):
     webhook_allow_private_hosts: bool = False
     webhook_require_https: bool = False
 
+    # Secrets at rest (webhook signing secrets, stored answers that carry one): Fernet keys,
+    # newest first; the first seals, every one opens. Unset: one derived from SECRET_KEY.
+    encryption_keys: SecretStr | None = Field(
+        default=None, description="comma-separated Fernet keys, newest first"
+    )
+    encryption_keys_file: Path | None = Field(
+        default=None, description="a file holding ENCRYPTION_KEYS (read when that is unset)"
+    )
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Self:
         if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
@@ -102,6 +113,16 @@ class Settings(BaseSettings):
             if self.environment != "development":
                 raise ValueError(message)
             warnings.warn(message, stacklevel=1)
+        return self
+
+    @model_validator(mode="after")
+    def _read_encryption_keys(self) -> Self:
+        """Keys from the file if given, each checked now: a typo must stop the start, not
+        surface as undecryptable secrets at the first delivery."""
+        if self.encryption_keys is None and self.encryption_keys_file is not None:
+            self.encryption_keys = SecretStr(read_secret_file(self.encryption_keys_file))
+        if self.encryption_keys is not None:
+            parse_keys(self.encryption_keys.get_secret_value())
         return self
 
     @property

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-import secrets
 import uuid
-from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -16,6 +14,7 @@ from sqlmodel import Session, col, select
 from api.core import scopes
 from api.core.config import Settings
 from api.core.errors import ApiError, not_found
+from api.core.sealing import sealer_for
 from api.deps import CurrentPrincipal, Principal, SessionDep, SettingsDep
 from api.idempotency import IdempotencyDep
 from api.index import index_head
@@ -27,15 +26,11 @@ from api.schemas import (
     WebhookEndpointPublic,
     WebhookEndpointSecret,
 )
+from api.webhooks import secret_store
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 IdPath = Annotated[uuid.UUID, Path(description="Webhook endpoint id.")]
-SECRET_PREFIX = "whsec_"
-
-
-def new_secret() -> str:
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
 def to_public(endpoint: WebhookEndpoint) -> WebhookEndpointPublic:
@@ -50,8 +45,8 @@ def to_public(endpoint: WebhookEndpoint) -> WebhookEndpointPublic:
     )
 
 
-def with_secret(endpoint: WebhookEndpoint) -> WebhookEndpointSecret:
-    return WebhookEndpointSecret(**to_public(endpoint).model_dump(), secret=endpoint.secret)
+def with_secret(endpoint: WebhookEndpoint, secret: str) -> WebhookEndpointSecret:
+    return WebhookEndpointSecret(**to_public(endpoint).model_dump(), secret=secret)
 
 
 def check_url(url: str, settings: Settings) -> str:
@@ -107,15 +102,15 @@ def create_endpoint(
             merchant=merchant,
             url=check_url(body.url, settings),
             description=body.description,
-            secret=new_secret(),
             event_types=" ".join(dict.fromkeys(body.event_types)),
             scan_from_block=head.block_number if head else 0,
             created_at=utcnow(),
         )
         session.add(endpoint)
-        return 201, with_secret(endpoint)
+        secret = secret_store.issue(session, endpoint, sealer_for(settings))
+        return 201, with_secret(endpoint, secret)
 
-    return idempotency.run(session, body, create)
+    return idempotency.run(session, body, create, sealed=True)
 
 
 @router.get("")
@@ -146,31 +141,37 @@ def rotate_secret(
     settings: SettingsDep,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    """A new signing secret; the old one still signs (a second v1) for the overlap period."""
+    """A new signing secret; the replaced one still signs (another v1) for the overlap period,
+    and so do earlier ones still in theirs."""
     merchant = _merchant(principal)
 
     def rotate() -> tuple[int, WebhookEndpointSecret]:
         endpoint = _endpoint(session, merchant, endpoint_id)
-        endpoint.previous_secret = endpoint.secret
-        endpoint.previous_secret_expires_at = utcnow() + timedelta(
-            seconds=settings.webhook_secret_overlap
-        )
-        endpoint.secret = new_secret()
-        session.add(endpoint)
-        return 200, with_secret(endpoint)
+        try:
+            secret = secret_store.rotate(
+                session,
+                endpoint,
+                sealer_for(settings),
+                settings.webhook_secret_overlap,
+                utcnow(),
+            )
+        except secret_store.TooManyRotations as exc:
+            raise ApiError(409, "too_many_rotations", str(exc)) from None
+        return 200, with_secret(endpoint, secret)
 
-    return idempotency.run(session, None, rotate)
+    return idempotency.run(session, None, rotate, sealed=True)
 
 
 @router.delete("/{endpoint_id}", status_code=204)
 def delete_endpoint(
     endpoint_id: IdPath, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
-    """Stop sending to an endpoint (its delivery log is kept)."""
+    """Stop sending to an endpoint (its delivery log is kept, its secrets are not)."""
     endpoint = _endpoint(session, _merchant(principal), endpoint_id)
     endpoint.deleted_at = utcnow()
     endpoint.active = False
     session.add(endpoint)
+    secret_store.forget(session, endpoint.id)
     session.commit()
     return Response(status_code=204)
 

@@ -22,7 +22,9 @@ from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from api.core.config import Settings
+from api.core.sealing import Sealer
 from api.models import WebhookDelivery, WebhookEndpoint, WebhookOutbox, utcnow
+from api.webhooks.secret_store import signing_secrets
 from api.webhooks.verify import SIGNATURE_HEADER, signature_header
 
 log = structlog.get_logger("api.webhooks")
@@ -61,9 +63,10 @@ class Attempt:
 
 
 class Deliverer:
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, sealer: Sealer) -> None:
         self.engine = engine
         self.settings = settings
+        self.sealer = sealer
 
     def due_endpoints(self, limit: int, exclude: frozenset[uuid.UUID]) -> list[uuid.UUID]:
         """Live endpoints with due rows, the longest waiting first."""
@@ -114,7 +117,9 @@ class Deliverer:
             }
             if not candidates:
                 return None
-            target = Target(endpoint_id, endpoint.url, _secrets(endpoint, now))
+            target = Target(
+                endpoint_id, endpoint.url, signing_secrets(session, endpoint_id, self.sealer, now)
+            )
             # One conditional UPDATE claims them all; a row another replica leased meanwhile
             # fails the condition and is not returned.
             taken = session.execute(
@@ -201,14 +206,6 @@ class Deliverer:
         else:
             values["next_attempt_at"] = now + timedelta(seconds=self.backoff(number))
         return values
-
-
-def _secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
-    secrets = [endpoint.secret]
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None and expires > now:
-        secrets.append(endpoint.previous_secret)  # rotation: both signatures for a while
-    return tuple(secrets)
 
 
 def _ms(started: float) -> int:

@@ -3,9 +3,9 @@
 One loop per API process (started in the app's lifespan, off with ``webhooks_enabled``):
 every ``webhook_poll_interval`` seconds it scans the index into the outbox
 (:mod:`api.webhooks.scanner`) and starts delivery lanes for endpoints with due rows
-(:mod:`api.webhooks.lanes`; they run on between ticks), and every minute it forgets spent
-sign-in nonces and expired idempotency records. The outbox is in the database, so a restarted
-API carries on where it stopped.
+(:mod:`api.webhooks.lanes`; they run on between ticks), and every minute it tidies
+(:mod:`api.webhooks.housekeeping`). The outbox is in the database, so a restarted API
+carries on where it stopped.
 """
 
 from __future__ import annotations
@@ -13,18 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import timedelta
 
 import anyio
 import httpx
 import structlog
-from sqlalchemy import Engine, delete
-from sqlmodel import Session, col
+from sqlalchemy import Engine
 
 from api.core.config import Settings
-from api.models import IdempotencyRecord, SiweNonce, utcnow
+from api.core.sealing import sealer_for
 from api.services import Services
 from api.webhooks.delivery import Deliverer
+from api.webhooks.housekeeping import reseal, tidy
 from api.webhooks.lanes import Lanes
 from api.webhooks.scanner import Scanner
 
@@ -47,8 +46,9 @@ class WebhookWorker:
     def __init__(self, engine: Engine, settings: Settings, services: Services) -> None:
         self.engine = engine
         self.settings = settings
+        self.sealer = sealer_for(settings)
         self.scanner = Scanner(engine, settings, services)
-        self.deliverer = Deliverer(engine, settings)
+        self.deliverer = Deliverer(engine, settings, self.sealer)
         self.lanes = Lanes(self.deliverer, settings.webhook_concurrency)
         self._last_housekeeping = 0.0
 
@@ -73,16 +73,7 @@ class WebhookWorker:
             await anyio.to_thread.run_sync(self.housekeeping)
 
     def housekeeping(self) -> None:
-        """Forget idempotency records past their lifetime and spent sign-in nonces."""
-        now = utcnow()
-        with Session(self.engine) as session:
-            session.execute(
-                delete(IdempotencyRecord).where(
-                    col(IdempotencyRecord.created_at)
-                    < now - timedelta(seconds=self.settings.idempotency_ttl + 3600)
-                )
-            )
-            session.execute(
-                delete(SiweNonce).where(col(SiweNonce.expires_at) < now - timedelta(days=1))
-            )
-            session.commit()
+        tidy(self.engine, self.settings)
+        resealed = reseal(self.engine, self.sealer)
+        if resealed:
+            log.info("secrets_resealed", count=resealed)

@@ -19,9 +19,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.core.config import Settings
+from api.core.sealing import Sealer, sealer_for
 from api.db import make_engine
 from api.migrations import upgrade
 from api.models import WebhookEndpoint, WebhookOutbox, utcnow
+from api.webhooks import secret_store
 from api.webhooks.delivery import Deliverer
 from tests.support.postgres import PostgresServer, postgres_server
 
@@ -46,17 +48,17 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _endpoint(session: Session, *, deleted: bool = False) -> uuid.UUID:
+def _endpoint(session: Session, sealer: Sealer, *, deleted: bool = False) -> uuid.UUID:
     endpoint = WebhookEndpoint(
         merchant=MERCHANT,
         url="http://127.0.0.1:9/hooks",
-        secret="whsec_" + uuid.uuid4().hex,
         event_types="payment.settled",
         scan_from_block=0,
         deleted_at=utcnow() if deleted else None,
     )
     session.add(endpoint)
     session.flush()
+    secret_store.issue(session, endpoint, sealer)
     return endpoint.id
 
 
@@ -84,10 +86,11 @@ def _outbox(
 
 def test_each_due_row_is_claimed_by_one_replica(engine: Engine) -> None:
     now = utcnow()
+    sealer = sealer_for(SETTINGS)
     with Session(engine) as session:
-        live = _endpoint(session)
-        other = _endpoint(session)
-        removed = _endpoint(session, deleted=True)
+        live = _endpoint(session, sealer)
+        other = _endpoint(session, sealer)
+        removed = _endpoint(session, sealer, deleted=True)
         for n in range(DUE):
             _outbox(session, live, f"due-{n}", next_attempt_at=now - timedelta(seconds=1))
         _outbox(session, other, "other-endpoint", next_attempt_at=now - timedelta(seconds=2))
@@ -97,7 +100,7 @@ def test_each_due_row_is_claimed_by_one_replica(engine: Engine) -> None:
         _outbox(session, removed, "removed-endpoint", next_attempt_at=now)
         session.commit()
 
-    deliverer = Deliverer(engine, SETTINGS)
+    deliverer = Deliverer(engine, SETTINGS, sealer)
     assert deliverer.due_endpoints(10, frozenset()) == [other, live]  # longest waiting first
     assert deliverer.due_endpoints(10, frozenset({other})) == [live]
     claims: Counter[str] = Counter()
@@ -105,7 +108,7 @@ def test_each_due_row_is_claimed_by_one_replica(engine: Engine) -> None:
     start = threading.Barrier(REPLICAS)
 
     def replica() -> None:
-        deliverer = Deliverer(engine, SETTINGS)
+        deliverer = Deliverer(engine, SETTINGS, sealer)
         start.wait()
         while claimed := deliverer.claim(live):
             target, due = claimed

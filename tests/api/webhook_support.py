@@ -1,5 +1,6 @@
 """What the webhook suites share beyond tests/api/helpers.py: `cityledger serve` as a process
-(to kill -9), and a merchant endpoint that hangs until released."""
+(to kill -9), a merchant endpoint that hangs until released, and the bytes of a SQLite
+database."""
 
 from __future__ import annotations
 
@@ -119,3 +120,15 @@ class HangingReceiver:
         self.release()
         self.server.shutdown()
         self.server.server_close()
+
+
+def database_bytes(db_url: str) -> bytes:
+    """The rows a SQLite database keeps on disk: its file and its WAL (the ``-shm`` index
+    holds page numbers only).
+
+    Read by a child process: closing any descriptor of the database file drops every POSIX
+    lock this process holds on it, SQLite's included, and another process may then take
+    itself for the last user and checkpoint the WAL away under our connections."""
+    path = Path(db_url.removeprefix("sqlite:///"))
+    parts = [str(p) for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+    return subprocess.run(["cat", *parts], capture_output=True, check=True).stdout
