@@ -5,6 +5,11 @@ Several replicas may deliver at once: a row is claimed by one of them at a time,
 cut short by a crash is made again after its lease. An outcome is committed by itself right
 after its response (never batched with other endpoints' or other rows'), so a crash can repeat
 at most the attempts in flight, and the delivery log keeps every attempt that finished.
+
+What the merchant sees of a failure (``error`` in the delivery log) is coarse on purpose: a
+status code, "timed out", "could not connect" or "destination not allowed". Connection errors'
+details stay in the API's own log: shown to whoever registers a URL, they would map the
+network around the API.
 """
 
 from __future__ import annotations
@@ -24,11 +29,16 @@ from sqlmodel import Session, col, select
 from api.core.config import Settings
 from api.core.sealing import Sealer
 from api.models import WebhookDelivery, WebhookEndpoint, WebhookOutbox, utcnow
+from api.webhooks.destinations import DestinationError, DestinationNotAllowed, InvalidWebhookUrl
 from api.webhooks.secret_store import signing_secrets
 from api.webhooks.verify import SIGNATURE_HEADER, signature_header
 
 log = structlog.get_logger("api.webhooks")
 
+TIMED_OUT = "timed out"
+COULD_NOT_CONNECT = "could not connect"
+NOT_ALLOWED = "destination not allowed: the host is not a public address"
+INVALID_URL = "the URL cannot be used"
 FAILED = "the request failed"
 
 
@@ -55,11 +65,25 @@ class Attempt:
     due: Due
     status_code: int | None
     error: str | None
+    """Coarse, for the merchant (see the module's docstring)."""
     duration_ms: int
 
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def coarse_error(exc: Exception) -> str:
+    """What a merchant is told about a failed request."""
+    if isinstance(exc, DestinationNotAllowed):
+        return NOT_ALLOWED
+    if isinstance(exc, httpx.InvalidURL | InvalidWebhookUrl):
+        return INVALID_URL
+    if isinstance(exc, httpx.TimeoutException):
+        return TIMED_OUT
+    if isinstance(exc, httpx.ConnectError):
+        return COULD_NOT_CONNECT
+    return FAILED
 
 
 class Deliverer:
@@ -147,9 +171,14 @@ class Deliverer:
         }
         try:
             response = await client.post(target.url, content=due.payload, headers=headers)
-        except httpx.HTTPError as exc:
-            failure = f"{type(exc).__name__}: {exc}"[:500]
-            return Attempt(target, due, None, failure, _ms(started))
+        except (httpx.HTTPError, httpx.InvalidURL, DestinationError) as exc:
+            log.info(
+                "webhook_request_failed",
+                endpoint_id=str(target.endpoint_id),
+                event_id=due.event_id,
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
+            return Attempt(target, due, None, coarse_error(exc), _ms(started))
         except Exception:
             # Still an attempt: recorded and retried, never a row leased again and again.
             log.exception("webhook_request_crashed", endpoint_id=str(target.endpoint_id))

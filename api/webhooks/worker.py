@@ -26,6 +26,7 @@ from api.webhooks.delivery import Deliverer
 from api.webhooks.housekeeping import reseal, tidy
 from api.webhooks.lanes import Lanes
 from api.webhooks.scanner import Scanner
+from api.webhooks.transport import GuardedTransport
 
 log = structlog.get_logger("api.webhooks")
 
@@ -34,10 +35,13 @@ HOUSEKEEPING_INTERVAL = 60.0
 
 
 def webhook_client(settings: Settings) -> httpx.AsyncClient:
-    """The client of deliveries: no redirects."""
+    """The client of deliveries: public destinations only (unless allowed), checked at every
+    connection; no redirects, no proxy from the environment."""
     return httpx.AsyncClient(
+        transport=GuardedTransport(allow_private=settings.webhook_allow_private_hosts),
         timeout=settings.webhook_timeout,
         follow_redirects=False,
+        trust_env=False,
         headers={"User-Agent": USER_AGENT},
     )
 

@@ -1,10 +1,11 @@
 """What the webhook suites share beyond tests/api/helpers.py: `cityledger serve` as a process
-(to kill -9), a merchant endpoint that hangs until released, and the bytes of a SQLite
-database."""
+(to kill -9), a merchant endpoint that hangs until released, a bare TCP port that counts
+every connection made to it (SSRF: it must see none), and the bytes of a SQLite database."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -120,6 +121,42 @@ class HangingReceiver:
         self.release()
         self.server.shutdown()
         self.server.server_close()
+
+
+class Listener:
+    """A TCP port on 127.0.0.1 that counts the connections made to it (closing each at once):
+    an internal service that webhooks must never reach."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.connections = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        port: int = self.sock.getsockname()[1]
+        return port
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
 
 
 def database_bytes(db_url: str) -> bytes:
