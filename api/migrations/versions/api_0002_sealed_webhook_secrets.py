@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -84,6 +85,24 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def upgrade() -> None:
     bind = op.get_bind()
+    # Read, and get the key, before changing anything: SQLite's DDL is not transactional
+    # here, and a refusal must leave the database as it was.
+    endpoints = bind.execute(
+        sa.select(
+            endpoint.c.id,
+            endpoint.c.secret,
+            endpoint.c.previous_secret,
+            endpoint.c.previous_secret_expires_at,
+            endpoint.c.created_at,
+        ).where(endpoint.c.deleted_at.is_(None))
+    ).all()
+    answers = bind.execute(
+        sa.select(record.c.id, record.c.response_body).where(
+            record.c.response_body.like(SECRET_MARK)
+        )
+    ).all()
+    sealer = _sealer() if endpoints or answers else None
+
     if bind.dialect.name == "sqlite":
         op.execute("PRAGMA secure_delete=ON")
     op.create_table(
@@ -106,52 +125,8 @@ def upgrade() -> None:
         "idempotency_record",
         sa.Column("response_sealed", sa.Boolean(), server_default=sa.false(), nullable=False),
     )
-
-    endpoints = bind.execute(
-        sa.select(
-            endpoint.c.id,
-            endpoint.c.secret,
-            endpoint.c.previous_secret,
-            endpoint.c.previous_secret_expires_at,
-            endpoint.c.created_at,
-        ).where(endpoint.c.deleted_at.is_(None))
-    ).all()
-    answers = bind.execute(
-        sa.select(record.c.id, record.c.response_body).where(
-            record.c.response_body.like(SECRET_MARK)
-        )
-    ).all()
-    if endpoints or answers:
-        sealer = _sealer()
-        now = datetime.now(UTC)
-        rows = []
-        for row in endpoints:
-            rows.append(
-                {
-                    "endpoint_id": row.id,
-                    "sealed": sealer.seal(row.secret),
-                    "created_at": _utc(row.created_at),
-                    "expires_at": None,
-                }
-            )
-            expires = _utc(row.previous_secret_expires_at)
-            if row.previous_secret and expires is not None and expires > now:
-                rows.append(
-                    {
-                        "endpoint_id": row.id,
-                        "sealed": sealer.seal(row.previous_secret),
-                        "created_at": _utc(row.created_at),
-                        "expires_at": expires,
-                    }
-                )
-        if rows:
-            op.bulk_insert(secret, rows)
-        for answer in answers:
-            bind.execute(
-                sa.update(record)
-                .where(record.c.id == answer.id)
-                .values(response_body=sealer.seal(answer.response_body), response_sealed=True)
-            )
+    if sealer is not None:
+        _seal(bind, sealer, endpoints, answers)
         context.config.attributes[SEALED_ROWS] = True
     # Native DROP COLUMN (SQLite >= 3.35): a batch copy would drop a table the outbox's
     # foreign key points at.
@@ -159,15 +134,45 @@ def upgrade() -> None:
     op.drop_column("webhook_endpoint", "secret")
 
 
+def _seal(
+    bind: sa.Connection, sealer: Sealer, endpoints: Sequence[Any], answers: Sequence[Any]
+) -> None:
+    """Each live endpoint's current secret and a previous one still in its overlap, sealed
+    into ``webhook_secret``; each stored answer holding a secret sealed in place."""
+    now = datetime.now(UTC)
+    rows = []
+    for row in endpoints:
+        created = _utc(row.created_at)
+        rows.append(
+            {
+                "endpoint_id": row.id,
+                "sealed": sealer.seal(row.secret),
+                "created_at": created,
+                "expires_at": None,
+            }
+        )
+        expires = _utc(row.previous_secret_expires_at)
+        if row.previous_secret and expires is not None and expires > now:
+            rows.append(
+                {
+                    "endpoint_id": row.id,
+                    "sealed": sealer.seal(row.previous_secret),
+                    "created_at": created,
+                    "expires_at": expires,
+                }
+            )
+    if rows:
+        op.bulk_insert(secret, rows)
+    for answer in answers:
+        bind.execute(
+            sa.update(record)
+            .where(record.c.id == answer.id)
+            .values(response_body=sealer.seal(answer.response_body), response_sealed=True)
+        )
+
+
 def downgrade() -> None:
     bind = op.get_bind()
-    op.add_column(
-        "webhook_endpoint",
-        sa.Column("secret", sa.String(length=100), server_default="", nullable=False),
-    )
-    op.add_column(
-        "webhook_endpoint", sa.Column("previous_secret", sa.String(length=100), nullable=True)
-    )
     stored = bind.execute(
         sa.select(secret.c.endpoint_id, secret.c.sealed, secret.c.expires_at).order_by(
             secret.c.endpoint_id, secret.c.expires_at
@@ -176,8 +181,15 @@ def downgrade() -> None:
     answers = bind.execute(
         sa.select(record.c.id, record.c.response_body).where(record.c.response_sealed)
     ).all()
-    if stored or answers:
-        sealer = _sealer()
+    sealer = _sealer() if stored or answers else None
+    op.add_column(
+        "webhook_endpoint",
+        sa.Column("secret", sa.String(length=100), server_default="", nullable=False),
+    )
+    op.add_column(
+        "webhook_endpoint", sa.Column("previous_secret", sa.String(length=100), nullable=True)
+    )
+    if sealer is not None:
         for row in stored:
             column = "secret" if row.expires_at is None else "previous_secret"
             bind.execute(
