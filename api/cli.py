@@ -69,13 +69,16 @@ def api_settings(
     return build_settings(Settings, ledger=build_settings(LedgerSettings, **ledger), **extra)
 
 
-def migrate(url: str) -> None:
-    """Both migration trees: the index's tables, then the API's."""
+def migrate(url: str, settings: Settings | None = None) -> None:
+    """Both migration trees: the index's tables, then the API's (whose data migrations seal
+    secrets with the keys of ``settings``, the ones the API will run with; without them, the
+    environment's)."""
+    from api.core.sealing import sealer_for
     from api.migrations import upgrade as upgrade_api
     from ledger.indexer.db import upgrade as upgrade_index
 
     upgrade_index(url)
-    upgrade_api(url)
+    upgrade_api(url, sealer=sealer_for(settings) if settings is not None else None)
 
 
 @contextmanager
@@ -124,7 +127,7 @@ def serve(
         db_url, data_dir, rpc_url, network, deployments_dir, webhooks_enabled=webhooks
     )
     if run_migrations:
-        migrate(settings.database_url)
+        migrate(settings.database_url, settings)
     console.print(f"serving the city API on http://{host}:{port}{settings.api_prefix}")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 

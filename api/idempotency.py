@@ -11,6 +11,10 @@ over after ``idempotency_lock`` seconds.
 A stored ``202`` (sent, not yet mined) is not the end of the story: a repeat asks the route's
 ``recheck`` to look at the chain again (and to send the transaction again if the node lost it),
 and stores and answers what is true now.
+
+An answer that carries a secret (a webhook endpoint's signing secret) is stored sealed
+(:mod:`api.core.sealing`, ``sealed=True``): a repeat still gets it, the database never holds
+it in clear.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from sqlmodel import Session, col, select
 
 from api.core.config import Settings
 from api.core.errors import ApiError
+from api.core.sealing import sealer_for
 from api.deps import CurrentPrincipal, EngineDep, Principal, SettingsDep
 from api.models import IdempotencyRecord, utcnow
 
@@ -81,11 +86,13 @@ class Idempotency:
         operation: Callable[[], Outcome],
         *,
         recheck: Callable[[Any], Outcome] | None = None,
+        sealed: bool = False,
     ) -> JSONResponse:
         """Run ``operation`` once per key; its DB writes in ``session`` commit with the result.
 
         ``recheck(stored_content)`` answers a repeat of a request whose stored answer was
-        ``202`` (pending): what is true now, stored in place of it."""
+        ``202`` (pending): what is true now, stored in place of it. ``sealed``: the answer
+        holds a secret, store it sealed."""
         if self.key is None:
             status, model = operation()
             session.commit()
@@ -104,10 +111,18 @@ class Idempotency:
             self._release(claimed)
             raise
         content = jsonable_encoder(model)
+        stored = json.dumps(content)
+        if sealed:
+            stored = sealer_for(self.settings).seal(stored)
         session.execute(
             update(IdempotencyRecord)
             .where(col(IdempotencyRecord.id) == claimed)
-            .values(status_code=status, response_body=json.dumps(content), completed_at=utcnow())
+            .values(
+                status_code=status,
+                response_body=stored,
+                response_sealed=sealed,
+                completed_at=utcnow(),
+            )
         )
         session.commit()
         return JSONResponse(content, status_code=status)
@@ -169,7 +184,7 @@ class Idempotency:
                     return Stored(
                         existing.id,
                         existing.status_code,
-                        json.loads(existing.response_body or "null"),
+                        json.loads(self._stored_body(existing)),
                     )
                 stale = now - timedelta(seconds=self.settings.idempotency_lock)
                 taken = session.execute(
@@ -206,10 +221,16 @@ class Idempotency:
             session.execute(
                 update(IdempotencyRecord)
                 .where(col(IdempotencyRecord.id) == stored.record_id)
-                .values(status_code=status, response_body=json.dumps(content))
+                .values(
+                    status_code=status, response_body=json.dumps(content), response_sealed=False
+                )
             )
             session.commit()
         return JSONResponse(content, status_code=status, headers={REPLAY_HEADER: "true"})
+
+    def _stored_body(self, record: IdempotencyRecord) -> str:
+        body = record.response_body or "null"
+        return sealer_for(self.settings).open(body) if record.response_sealed else body
 
     def _release(self, record_id: uuid.UUID) -> None:
         with Session(self.engine) as session:

@@ -11,7 +11,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 from sqlmodel.sql.sqltypes import UTCDateTime
 
@@ -84,13 +94,16 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int | None = None
     """None while the first request runs."""
     response_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    response_sealed: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    """The body is a sealed token (:mod:`api.core.sealing`): the answer carried a secret."""
     created_at: datetime = _time(index=True)
     completed_at: datetime | None = _time(nullable=True)
 
 
 class WebhookEndpoint(SQLModel, table=True):
-    """Where a merchant's events go, signed with its secret (and the previous one while a
-    rotation overlaps)."""
+    """Where a merchant's events go, signed with its secrets (:class:`WebhookSecret`)."""
 
     __tablename__ = "webhook_endpoint"
 
@@ -98,9 +111,8 @@ class WebhookEndpoint(SQLModel, table=True):
     merchant: str = Field(max_length=ADDRESS, index=True)
     url: str = Field(max_length=2048)
     description: str | None = Field(default=None, max_length=200)
-    secret: str = Field(max_length=100)
-    previous_secret: str | None = Field(default=None, max_length=100)
     previous_secret_expires_at: datetime | None = _time(nullable=True)
+    """When the last rotated secret stops signing."""
     event_types: str = Field(max_length=500)
     """Space-separated."""
     active: bool = True
@@ -108,6 +120,24 @@ class WebhookEndpoint(SQLModel, table=True):
     """Events of later blocks are sent to it (none from before it was registered)."""
     created_at: datetime = _time()
     deleted_at: datetime | None = _time(nullable=True)
+
+
+class WebhookSecret(SQLModel, table=True):
+    """One signing secret of an endpoint, sealed (:mod:`api.core.sealing`): the current one
+    (no expiry) and each rotated one until its overlap ends. Each rotation keeps its own
+    expiry, so two rotations in a row cut no secret's overlap short; expired and deleted
+    endpoints' rows are deleted."""
+
+    __tablename__ = "webhook_secret"
+
+    id: int | None = _bigint_id()
+    endpoint_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("webhook_endpoint.id"), nullable=False, index=True)
+    )
+    sealed: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _time()
+    expires_at: datetime | None = _time(nullable=True)
+    """None for the current secret; else the end of its overlap."""
 
 
 class WebhookOutbox(SQLModel, table=True):
@@ -171,6 +201,7 @@ API_TABLES = (
     SiweNonce.__tablename__,
     IdempotencyRecord.__tablename__,
     WebhookEndpoint.__tablename__,
+    WebhookSecret.__tablename__,
     WebhookOutbox.__tablename__,
     WebhookDelivery.__tablename__,
     WebhookCursor.__tablename__,

@@ -176,7 +176,7 @@ def start_platform(
         siwe_uri=f"http://{host}:{port}",
         webhook_allow_private_hosts=True,
     )
-    migrate(settings.database_url)
+    migrate(settings.database_url, settings)
     indexer = Indexer.for_manifest(index_engine(settings.database_url), rpc_url, manifest)
     indexer.run_once()  # the API reads registrations from the index: catch up before serving
     threading.Thread(

@@ -12,10 +12,12 @@ import warnings
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.core.sealing import parse_keys
 from ledger.config import LedgerSettings
+from ledger.secrets import read_secret_file
 
 DEFAULT_SECRET = "changethis"
 MIN_SECRET_LENGTH = 32
@@ -89,7 +91,12 @@ class Settings(BaseSettings):
     webhook_backoff_jitter: float = Field(default=0.1, ge=0, le=1)
     webhook_max_attempts: int = Field(default=15, gt=0)
     webhook_rescan_blocks: int = Field(default=12, ge=0)
-    webhook_batch: int = Field(default=50, gt=0)
+    webhook_batch: int = Field(
+        default=10, gt=0, description="due deliveries one endpoint's lane claims at once"
+    )
+    webhook_concurrency: int = Field(
+        default=16, gt=0, description="endpoints one process delivers to at the same time"
+    )
     webhook_secret_overlap: int = Field(
         default=24 * 3600, ge=0, description="seconds a rotated secret still signs"
     )
@@ -100,6 +107,14 @@ class Settings(BaseSettings):
         default=False,
         description="development only: accept the public default or a short secret_key "
         "(anyone who knows it can forge a resident's access token)",
+    )
+    # Secrets at rest (webhook signing secrets, stored answers that carry one): Fernet keys,
+    # newest first; the first seals, every one opens. Unset: one derived from SECRET_KEY.
+    encryption_keys: SecretStr | None = Field(
+        default=None, description="comma-separated Fernet keys, newest first"
+    )
+    encryption_keys_file: Path | None = Field(
+        default=None, description="a file holding ENCRYPTION_KEYS (read when that is unset)"
     )
 
     @model_validator(mode="after")
@@ -115,6 +130,16 @@ class Settings(BaseSettings):
             if self.environment != "development" or not self.allow_insecure_secret:
                 raise ValueError(message)
             warnings.warn(message, stacklevel=1)
+        return self
+
+    @model_validator(mode="after")
+    def _read_encryption_keys(self) -> Self:
+        """Keys from the file if given, each checked now: a typo must stop the start, not
+        surface as undecryptable secrets at the first delivery."""
+        if self.encryption_keys is None and self.encryption_keys_file is not None:
+            self.encryption_keys = SecretStr(read_secret_file(self.encryption_keys_file))
+        if self.encryption_keys is not None:
+            parse_keys(self.encryption_keys.get_secret_value())
         return self
 
     @property

@@ -8,7 +8,7 @@ from sqlmodel import SQLModel
 
 import api.models
 from api.db import make_engine
-from api.migrations import VERSION_TABLE
+from api.migrations import SEALED_ROWS, VERSION_TABLE
 
 
 def _include_name(name: str | None, type_: str, _parents: object) -> bool:
@@ -35,6 +35,10 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    if context.config.attributes.get(SEALED_ROWS) and connection.dialect.name == "sqlite":
+        # Secrets were sealed: the clear text is overwritten in the database (secure_delete),
+        # and its older copies in the WAL go with the log.
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def run() -> None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
-import secrets
 import uuid
-from datetime import timedelta
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
@@ -16,6 +12,7 @@ from sqlmodel import Session, col, select
 from api.core import scopes
 from api.core.config import Settings
 from api.core.errors import ApiError, not_found
+from api.core.sealing import sealer_for
 from api.deps import CurrentPrincipal, Principal, SessionDep, SettingsDep
 from api.idempotency import IdempotencyDep
 from api.index import index_head
@@ -27,15 +24,16 @@ from api.schemas import (
     WebhookEndpointPublic,
     WebhookEndpointSecret,
 )
+from api.webhooks import secret_store
+from api.webhooks.destinations import (
+    DestinationNotAllowed,
+    InvalidWebhookUrl,
+    check_registration,
+)
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 IdPath = Annotated[uuid.UUID, Path(description="Webhook endpoint id.")]
-SECRET_PREFIX = "whsec_"
-
-
-def new_secret() -> str:
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
 def to_public(endpoint: WebhookEndpoint) -> WebhookEndpointPublic:
@@ -50,31 +48,29 @@ def to_public(endpoint: WebhookEndpoint) -> WebhookEndpointPublic:
     )
 
 
-def with_secret(endpoint: WebhookEndpoint) -> WebhookEndpointSecret:
-    return WebhookEndpointSecret(**to_public(endpoint).model_dump(), secret=endpoint.secret)
+def with_secret(endpoint: WebhookEndpoint, secret: str) -> WebhookEndpointSecret:
+    return WebhookEndpointSecret(**to_public(endpoint).model_dump(), secret=secret)
 
 
 def check_url(url: str, settings: Settings) -> str:
-    """An absolute http(s) URL; private and loopback hosts only where allowed (SSRF)."""
-    invalid = ApiError(422, "invalid_webhook_url", "the URL must be absolute http(s)://host/…")
+    """An absolute http(s) URL whose host is public, unless private hosts are allowed (SSRF:
+    see :mod:`api.webhooks.destinations`; the worker checks again at every connection)."""
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises on an invalid port
-    except ValueError:
-        raise invalid from None
-    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
-        raise invalid
-    if settings.webhook_require_https and parts.scheme != "https":
-        raise ApiError(422, "invalid_webhook_url", "webhook URLs must use https")
-    if not settings.webhook_allow_private_hosts:
-        try:
-            address = ipaddress.ip_address(host)
-            private = not address.is_global
-        except ValueError:
-            private = host == "localhost" or host.endswith((".localhost", ".local", ".internal"))
-        if private:
-            raise ApiError(422, "invalid_webhook_url", "webhook URLs must point at a public host")
+        check_registration(
+            url,
+            allow_private=settings.webhook_allow_private_hosts,
+            require_https=settings.webhook_require_https,
+        )
+    except DestinationNotAllowed:
+        # One answer for a private address and a name that does not resolve: which internal
+        # names exist is not the merchant's business.
+        raise ApiError(
+            422,
+            "invalid_webhook_url",
+            "webhook URLs must point at a host with public addresses only",
+        ) from None
+    except InvalidWebhookUrl as exc:
+        raise ApiError(422, "invalid_webhook_url", str(exc)) from None
     return url
 
 
@@ -107,15 +103,15 @@ def create_endpoint(
             merchant=merchant,
             url=check_url(body.url, settings),
             description=body.description,
-            secret=new_secret(),
             event_types=" ".join(dict.fromkeys(body.event_types)),
             scan_from_block=head.block_number if head else 0,
             created_at=utcnow(),
         )
         session.add(endpoint)
-        return 201, with_secret(endpoint)
+        secret = secret_store.issue(session, endpoint, sealer_for(settings))
+        return 201, with_secret(endpoint, secret)
 
-    return idempotency.run(session, body, create)
+    return idempotency.run(session, body, create, sealed=True)
 
 
 @router.get("")
@@ -146,31 +142,37 @@ def rotate_secret(
     settings: SettingsDep,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
-    """A new signing secret; the old one still signs (a second v1) for the overlap period."""
+    """A new signing secret; the replaced one still signs (another v1) for the overlap period,
+    and so do earlier ones still in theirs."""
     merchant = _merchant(principal)
 
     def rotate() -> tuple[int, WebhookEndpointSecret]:
         endpoint = _endpoint(session, merchant, endpoint_id)
-        endpoint.previous_secret = endpoint.secret
-        endpoint.previous_secret_expires_at = utcnow() + timedelta(
-            seconds=settings.webhook_secret_overlap
-        )
-        endpoint.secret = new_secret()
-        session.add(endpoint)
-        return 200, with_secret(endpoint)
+        try:
+            secret = secret_store.rotate(
+                session,
+                endpoint,
+                sealer_for(settings),
+                settings.webhook_secret_overlap,
+                utcnow(),
+            )
+        except secret_store.TooManyRotations as exc:
+            raise ApiError(409, "too_many_rotations", str(exc)) from None
+        return 200, with_secret(endpoint, secret)
 
-    return idempotency.run(session, None, rotate)
+    return idempotency.run(session, None, rotate, sealed=True)
 
 
 @router.delete("/{endpoint_id}", status_code=204)
 def delete_endpoint(
     endpoint_id: IdPath, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
-    """Stop sending to an endpoint (its delivery log is kept)."""
+    """Stop sending to an endpoint (its delivery log is kept, its secrets are not)."""
     endpoint = _endpoint(session, _merchant(principal), endpoint_id)
     endpoint.deleted_at = utcnow()
     endpoint.active = False
     session.add(endpoint)
+    secret_store.forget(session, endpoint.id)
     session.commit()
     return Response(status_code=204)
 

@@ -13,8 +13,10 @@ without any ``alembic.ini``.
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,8 @@ INDEX_TABLES = (
 """The tables this package owns (the API's tables may share the database)."""
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+PRIVATE_MODE = 0o600
 MIGRATION_LOCK = 0x43_4C_49_44_58
 """PostgreSQL advisory lock key held while the index migrations run ("CLIDX")."""
 
@@ -75,6 +79,26 @@ def table(name: str) -> Table:
     return SQLModel.metadata.tables[name]
 
 
+def private_database_file(database: str) -> None:
+    """Make a SQLite database file readable by its owner only: created 0600 (SQLite gives its
+    ``-wal`` and ``-shm`` files the database's mode), and group and other access taken from an
+    existing one and its side files. The database holds the API's keys and sealed secrets
+    beside the index: no other user of the machine needs to read it."""
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
+    for candidate in (path, *(path.with_name(path.name + side) for side in SQLITE_SIDE_FILES)):
+        try:
+            mode = candidate.stat().st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(candidate, mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            warnings.warn(f"{candidate} is readable by others (not ours to chmod)", stacklevel=2)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files get their directory created and the pragmas set."""
     parsed = make_url(url)
@@ -84,7 +108,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return create_engine(parsed, pool_pre_ping=True, **kwargs)
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        private_database_file(database)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")

@@ -1,16 +1,15 @@
 """Signed webhooks from the index through the durable outbox to a merchant's endpoint:
 every event type, signatures verified by the merchant helper, secret rotation (two v1 values
 during the overlap), retries with exponential backoff and a delivery log, no duplicates on
-rescans, and delivery resumed by a restarted API process (`cityledger serve`)."""
+rescans, delivery resumed by a restarted API process (`cityledger serve`), each outcome
+written as it arrives (a kill -9 right after a 200 sends nothing twice), and a hanging
+merchant that delays no other."""
 
 from __future__ import annotations
 
 import functools
 import itertools
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import Session, col, select
 
@@ -27,15 +25,14 @@ from api.services import Services
 from api.webhooks.scanner import CURSOR, Scanner
 from api.webhooks.verify import NoMatchingSignature, verify_signature
 from cityledger.testing.api import (
-    SECRET,
-    SIWE_DOMAIN,
     ApiServer,
     WebhookReceiver,
     World,
     wait_for,
 )
-from cityledger.testing.processes import ROOT, free_port
+from cityledger.testing.processes import free_port
 from ledger.payments.orders import parse_pay_uri
+from tests.api.webhook_support import HangingReceiver, serve_process
 
 FAST = {
     "webhooks_enabled": True,
@@ -54,11 +51,16 @@ def receiver() -> Iterator[WebhookReceiver]:
     hooks.stop()
 
 
-def _register(api: ApiServer, key: str, receiver: WebhookReceiver, **body: Any) -> dict[str, Any]:
+def _register_url(api: ApiServer, key: str, url: str, **body: Any) -> dict[str, Any]:
     with api.client(key) as shop:
-        answer = shop.post("/webhooks", json={"url": receiver.url, **body})
+        answer = shop.post("/webhooks", json={"url": url, **body})
     assert answer.status_code == 201, answer.text
     endpoint: dict[str, Any] = answer.json()
+    return endpoint
+
+
+def _register(api: ApiServer, key: str, receiver: WebhookReceiver, **body: Any) -> dict[str, Any]:
+    endpoint = _register_url(api, key, receiver.url, **body)
     receiver.secrets = [endpoint["secret"]]
     return endpoint
 
@@ -175,51 +177,6 @@ def test_secret_rotation_signs_with_both_during_overlap(
     verify_signature(later.body, later.headers["CityLedger-Signature"], [new])
 
 
-def _serve_process(world: World, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CITYLEDGER_API_ENVIRONMENT": "staging",
-        "CITYLEDGER_API_SECRET_KEY": SECRET,
-        "CITYLEDGER_API_SIWE_DOMAIN": SIWE_DOMAIN,
-        "CITYLEDGER_API_SERVICE_KEY": world.service.key.hex(),
-        "CITYLEDGER_API_WEBHOOK_POLL_INTERVAL": "0.1",
-        "CITYLEDGER_API_WEBHOOK_BACKOFF_BASE": "0.3",
-        "CITYLEDGER_API_WEBHOOK_BACKOFF_MAX": "0.6",
-        "CITYLEDGER_API_WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "cityledger",
-        "serve",
-        "--port",
-        str(port),
-        "--db-url",
-        world.db_url,
-        "--rpc-url",
-        world.city.url,
-        "--network",
-        world.city.manifest_path.stem,
-        "--deployments-dir",
-        str(world.city.manifest_path.parent),
-        "--log-level",
-        "warning",
-    ]
-    handle = log.open("ab")
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=handle, stderr=handle)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"cityledger serve exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("cityledger serve did not start")
-
-
 def _outbox(world: World, endpoint_id: str) -> WebhookOutbox:
     """The endpoint's one outbox row (an empty row until the worker writes it)."""
     with Session(world.engine) as session:
@@ -241,7 +198,7 @@ def test_outbox_survives_a_killed_api(
     key = world.key(world.merchant_b)
     port = free_port()
     api = ApiServer(world.settings(), port=port)  # only for its client and URL
-    process = _serve_process(world, port, tmp_path / "serve.log")
+    process = serve_process(world, port, tmp_path / "serve.log")
     try:
         endpoint = _register(api, key, receiver, event_types=["payment.settled"])
         receiver.failures = 10_000  # the merchant's server is down
@@ -256,7 +213,7 @@ def test_outbox_survives_a_killed_api(
     assert row.attempts >= 2
     event_id = row.event_id
     receiver.failures = 0  # the merchant's server is back; so is the API
-    process = _serve_process(world, port, tmp_path / "serve.log")
+    process = serve_process(world, port, tmp_path / "serve.log")
     try:
         wait_for(lambda: _outbox(world, endpoint["id"]).delivered_at, timeout=20)
         (delivered,) = [d for d in receiver.events() if d.status == 200]
@@ -266,6 +223,75 @@ def test_outbox_survives_a_killed_api(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+
+
+def test_each_outcome_is_written_as_it_arrives(
+    world: World, receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    """An event goes to two endpoints of one merchant, one answering at once, one hanging.
+    The quick 200 is recorded on its own, not once the slowest delivery of a batch is done:
+    the API killed (-9) right after it sends nothing twice and has lost no attempt."""
+    world.index()
+    key = world.key(world.merchant_b)
+    port = free_port()
+    api = ApiServer(world.settings(), port=port)  # only for its client and URL
+    slow = HangingReceiver()
+    log = tmp_path / "serve.log"
+    process = serve_process(world, port, log, CITYLEDGER_API_WEBHOOK_TIMEOUT="120")
+    try:
+        quick = _register(api, key, receiver, event_types=["payment.settled"])
+        _register_url(api, key, slow.url, event_types=["payment.settled"])
+        _pay(world, api, key, 7_000)
+        world.index()
+        wait_for(slow.hanging, timeout=20)
+        wait_for(lambda: _outbox(world, quick["id"]).delivered_at, timeout=20)
+        assert slow.hanging() == 1  # the batch's slowest delivery has not finished
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    first = _outbox(world, quick["id"]).event_id
+    process = serve_process(world, port, log, CITYLEDGER_API_WEBHOOK_TIMEOUT="120")
+    try:
+        _pay(world, api, key, 7_001)  # a later event shows the restarted worker delivering
+        world.index()
+        wait_for(lambda: len(receiver.events()) >= 2, timeout=20)
+        received = [d.event["id"] for d in receiver.events()]
+        assert received.count(first) == 1, received
+        assert len(received) == len(set(received)) == 2
+        with api.client(key) as shop:
+            attempts = shop.get(f"/webhooks/{quick['id']}/deliveries").json()["items"]
+        assert sorted((d["event_id"], d["status_code"]) for d in attempts) == sorted(
+            (event, 200) for event in received
+        )
+    finally:
+        slow.stop()
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+def test_a_hanging_endpoint_delays_no_other_merchant(
+    world: World, serve: Callable[..., ApiServer], receiver: WebhookReceiver
+) -> None:
+    """Merchant B's server takes a delivery and never answers; merchant A's webhook, due
+    later, is delivered while B's request is still open."""
+    api = serve(**FAST, webhook_timeout=120.0)
+    world.index()
+    slow = HangingReceiver()
+    try:
+        slow_key, quick_key = world.key(world.merchant_b), world.key(world.merchant_a)
+        _register_url(api, slow_key, slow.url, event_types=["payment.settled"])
+        _register(api, quick_key, receiver, event_types=["payment.settled"])
+        _pay(world, api, slow_key, 2_000)
+        world.index()
+        wait_for(slow.hanging, timeout=20)
+        ref = _pay(world, api, quick_key, 3_000)
+        world.index()
+        (delivered,) = wait_for(receiver.events, timeout=30)
+        assert delivered.verified, delivered.error
+        assert delivered.event["data"]["ref"] == "0x" + ref.hex()
+        assert slow.hanging() == 1  # B's delivery is still waiting for an answer
+    finally:
+        slow.stop()
 
 
 def test_endpoint_urls_are_checked(world: World, serve: Callable[..., ApiServer]) -> None:
@@ -285,7 +311,8 @@ def test_endpoint_urls_are_checked(world: World, serve: Callable[..., ApiServer]
             answer = shop.post("/webhooks", json={"url": url})
             assert answer.status_code == 422, url
             assert answer.json()["code"] in ("invalid_webhook_url", "validation_error"), url
-        ok = shop.post("/webhooks", json={"url": "https://shop.example.com/hooks"})
+        # A public address (names are resolved, and nothing here resolves in public).
+        ok = shop.post("/webhooks", json={"url": "https://93.184.215.14/hooks"})
         assert ok.status_code == 201, ok.text
         assert ok.json()["secret"].startswith("whsec_")
         listed = shop.get("/webhooks").json()
