@@ -2,7 +2,7 @@
 
 Everything here is idempotent (deployment resumes or verifies; registrations and mints are
 skipped when already on chain), so `make up` can be run again and again on the same data dir.
-Amounts follow ../shared/WORKLOAD.md: monthly top-ups of 10만-30만 KRW, a ₩15,000 purchase.
+Amounts follow docs/workload.md: monthly top-ups under the 30만-50만 KRW cap, a ₩15,000 purchase.
 """
 
 from __future__ import annotations
