@@ -99,7 +99,7 @@ MAX_PEOPLE = 10
 """Accounts one example may create (registrations and recoveries then reuse them)."""
 FIXED_GAS = 1_000_000
 MINT_LIMIT = 1_000_000
-"""The test city's mint limit (tests/support/city.py), checked against the chain at start-up."""
+"""The test city's mint limit (cityledger/testing/city.py), checked on chain at start-up."""
 ADMIN_TOKEN = "stateful-test-admin-token"
 ZERO = "0x" + "00" * 20
 RULES_WITH_TWO_SIDES = (

@@ -1207,7 +1207,7 @@ def test_the_officers_functions_need_election_admin(board: Board) -> None:
 def test_the_ballot_reader_cuts_20000_logs(monkeypatch: pytest.MonkeyPatch) -> None:
     """20,000 raw BallotCast logs as a node sends them (3-option ballots, 840 bytes each) are
     cut into BallotCast records, each with its own bytes, sequence, block and stamp (how fast:
-    the audit's chain read in scripts/bench_voting.py)."""
+    the audit's chain read in `python -m scripts.bench voting`)."""
     size = ballot_size(3, 1, 1)
     ballots = [os.urandom(size) for _ in range(20_000)]
     voter_topic = "0x" + "00" * 12 + "11" * 20

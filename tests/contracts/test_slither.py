@@ -1,7 +1,8 @@
 """Slither static analysis of contracts/src: no High or Medium finding outside the triage file.
 
-Slither has no native solc here, so (as TOOLING.md describes) the sources are compiled with the
-pinned solc-js into a Hardhat build-info file in a temporary folder that also holds an empty
+Slither has no native solc here (solc's binary downloaders cannot reach their servers), so the
+sources are compiled with the pinned solc-js into a Hardhat build-info file in a temporary
+folder that also holds an empty
 ``hardhat.config.js`` and links to ``contracts/src`` and ``contracts/node_modules``; Slither then
 reads that folder with the committed config ``contracts/slither/slither.config.json``.
 
