@@ -258,8 +258,15 @@ def steps() -> list[tuple[str, Run]]:
     ]
 
 
-def deploy_city(chain: Chain, deployer: LocalAccount, plan: DeployPlan, path: Path) -> Manifest:
-    """Run (or resume, or verify) the deployment described by ``plan``; return its manifest."""
+def deploy_city(
+    chain: Chain,
+    deployer: LocalAccount,
+    plan: DeployPlan,
+    path: Path,
+    report: Callable[[int, int], None] | None = None,
+) -> Manifest:
+    """Run (or resume, or verify) the deployment described by ``plan``; return its manifest.
+    ``report(steps_done, steps)`` hears of each step finished (or found finished)."""
     if path.exists():
         manifest = Manifest.load(path)
         _check_same_target(chain, manifest, plan)
@@ -282,12 +289,14 @@ def deploy_city(chain: Chain, deployer: LocalAccount, plan: DeployPlan, path: Pa
             mint_limit=plan.mint_limit,
         )
     deployment = Deployment(chain, deployer, plan, manifest)
-    for step, run in steps():
-        if step in manifest.steps:
-            continue
-        run(deployment)
-        manifest.steps.append(step)
-        manifest.save(path)
+    todo = steps()
+    for done, (step, run) in enumerate(todo, start=1):
+        if step not in manifest.steps:
+            run(deployment)
+            manifest.steps.append(step)
+            manifest.save(path)
+        if report is not None:
+            report(done, len(todo))
     manifest.complete = True
     manifest.save(path)
     return manifest

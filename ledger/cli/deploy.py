@@ -22,6 +22,7 @@ from ledger.cli.common import (
     load_signer,
     settings,
 )
+from ledger.cli.progress import progress_bar
 from ledger.exceptions import InputError
 from ledger.roles import Role
 from ledger.types import parse_address
@@ -74,7 +75,8 @@ def deploy(
     deployer = load_signer(signer, keystore_dir, password_file)
     plan = DeployPlan(network, admin_address, mint_limit, grants)
     chain = Chain(config.rpc_url, chain_id=config.chain_id)
-    manifest = deploy_city(chain, deployer, plan, config.deployment_file)
+    with progress_bar("deploying", "steps", quiet=json_output) as report:
+        manifest = deploy_city(chain, deployer, plan, config.deployment_file, report)
     if json_output:
         emit(manifest.__dict__)
         return

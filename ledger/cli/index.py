@@ -37,6 +37,7 @@ from ledger.cli.common import (
     friendly_errors,
     settings,
 )
+from ledger.cli.progress import progress_bar
 from ledger.exceptions import InputError
 
 if TYPE_CHECKING:
@@ -144,7 +145,8 @@ def index(
                 if follow:
                     _follow(indexer, poll_interval)
                     return
-                stats = indexer.run_once()
+                with progress_bar("indexing", "blocks", quiet=json_output) as report:
+                    stats = indexer.run_once(report)
             except ChainResetError as exc:
                 raise _chain_reset(exc) from None
     finally:
@@ -204,7 +206,10 @@ def reconcile(
     engine = make_engine(config.database_url)
     try:
         upgrade(engine)
-        report = reconcile_index(engine, config.rpc_url, manifest_contracts(deployment))
+        with progress_bar("reconciling", "accounts", quiet=json_output) as progress:
+            report = reconcile_index(
+                engine, config.rpc_url, manifest_contracts(deployment), progress
+            )
     finally:
         engine.dispose()
     if json_output:

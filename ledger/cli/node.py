@@ -96,11 +96,13 @@ def _problems(exc: ValidationError) -> str:
 def run_node(
     genesis: GenesisConfig, options: NodeOptions, on_stop: Callable[[], None] | None = None
 ) -> None:
+    from ledger.cli.progress import progress_bar
     from ledger.node.node import Node
     from ledger.node.rpc.server import serve
 
     try:
-        node = Node.open(genesis, options)
+        with progress_bar("building the genesis state", "accounts") as report:
+            node = Node.open(genesis, options, report)
         serve(node, on_stop)
     except LedgerError as exc:  # refused at start, or stopped because a block failed to write
         raise fail(str(exc)) from None

@@ -7,7 +7,7 @@ balances must equal ``totalSupply`` (a holder missing from the index shows up th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from eth_abi import decode as abi_decode
@@ -21,6 +21,8 @@ from ledger.indexer.load import read_cursor
 from ledger.indexer.projections.core import REGISTRY, TOKEN
 
 SUPPLY_FUNCTIONS = ("totalSupply", "totalMinted", "totalBurned")
+PROGRESS_CHUNK = 5_000
+"""Accounts compared per step of the progress report (each step is a few JSON-RPC batches)."""
 SUPPLY_COLUMNS = {
     "totalSupply": "total_supply",
     "totalMinted": "total_minted",
@@ -59,10 +61,16 @@ class ReconcileReport:
         return not self.differences
 
 
-def reconcile(engine: Engine, rpc_url: str, contracts: Mapping[str, str]) -> ReconcileReport:
+def reconcile(
+    engine: Engine,
+    rpc_url: str,
+    contracts: Mapping[str, str],
+    report_progress: Callable[[int, int], None] | None = None,
+) -> ReconcileReport:
     """Compare the index in ``engine`` with the chain at ``rpc_url`` at the indexed block.
 
-    ``contracts`` maps addresses to contract names (the manifest's).
+    ``contracts`` maps addresses to contract names (the manifest's);
+    ``report_progress(checked, to_check)`` hears of each batch of accounts compared.
     """
     by_name = {name: address for address, name in contracts.items()}
     token, registry = by_name[TOKEN], by_name.get(REGISTRY)
@@ -83,13 +91,21 @@ def reconcile(engine: Engine, rpc_url: str, contracts: Mapping[str, str]) -> Rec
         supply_row = connection.execute(select(supply)).first()
     report = ReconcileReport(cursor.block_number, len(balances), len(accounts))
     block = hex(cursor.block_number)
+    to_check = len(balances) + len(accounts)
+    checked = 0
     with RpcClient(rpc_url) as rpc:
 
         def calls(to: str, data: Sequence[str]) -> list[str]:
-            return [
-                str(r)
-                for r in rpc.batch([("eth_call", [{"to": to, "data": d}, block]) for d in data])
-            ]
+            nonlocal checked
+            answers: list[str] = []
+            for start in range(0, len(data), PROGRESS_CHUNK):
+                chunk = data[start : start + PROGRESS_CHUNK]
+                batch = [("eth_call", [{"to": to, "data": d}, block]) for d in chunk]
+                answers += [str(r) for r in rpc.batch(batch)]
+                checked += len(chunk)
+                if report_progress is not None:
+                    report_progress(min(checked, to_check), to_check)
+            return answers
 
         holders = sorted(balances)
         chain_balances = calls(token, [_with_address("balanceOf(address)", a) for a in holders])

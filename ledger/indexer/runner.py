@@ -15,7 +15,7 @@ import dataclasses
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -222,15 +222,16 @@ class Indexer:
             raise IndexerError(f"block {number} is not on the chain")
         return header.hash
 
-    def run_once(self) -> RunStats:
-        """Index everything up to ``head - confirmations``; safe to call any number of times."""
+    def run_once(self, report: Callable[[int, int], None] | None = None) -> RunStats:
+        """Index everything up to ``head - confirmations``; safe to call any number of times.
+        ``report(blocks_done, blocks_to_do)`` hears of each batch written."""
         started = time.perf_counter()
         stats = RunStats()
         cursor = self._start()
         retries = 0
         while True:
             try:
-                cursor = self._catch_up(cursor, stats)
+                cursor = self._catch_up(cursor, stats, report)
                 break
             except CursorMovedError as exc:
                 retries += 1
@@ -245,7 +246,12 @@ class Indexer:
         stats.cursor = cursor.block_number
         return stats
 
-    def _catch_up(self, cursor: CursorState, stats: RunStats) -> CursorState:
+    def _catch_up(
+        self,
+        cursor: CursorState,
+        stats: RunStats,
+        report: Callable[[int, int], None] | None = None,
+    ) -> CursorState:
         head = self.extractor.head()
         stats.head = head
         if cursor.block_number >= 0:
@@ -280,6 +286,9 @@ class Indexer:
                     raise ParentMismatchError(f"block {start} does not extend the indexed chain")
                 result = load_batch(self.engine, batch, events, expected=cursor)
                 cursor = result.cursor
+                if report is not None:
+                    first = ranges[0][0]
+                    report(cursor.block_number - first + 1, target - first + 1)
                 elapsed = time.perf_counter() - batch_started
                 stats.blocks += result.blocks
                 stats.events += result.events

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from eth.abc import BlockHeaderAPI
@@ -62,8 +63,33 @@ def genesis_state(genesis: GenesisConfig) -> dict[bytes, dict[str, Any]]:
     }
 
 
-def open_chain(store: LevelStore, genesis: GenesisConfig) -> tuple[Chain, BlockHeaderAPI]:
-    """Return the chain in ``store`` and its head, creating the genesis block if it is empty."""
+class _ReportedState(dict[bytes, dict[str, Any]]):
+    """A genesis state that says how far py-evm got applying it: py-evm walks ``items()``
+    account by account (``eth._utils.db.apply_state_dict``)."""
+
+    def __init__(self, state: dict[bytes, dict[str, Any]], report: Callable[[int, int], None]):
+        super().__init__(state)
+        self._report = report
+
+    def items(self) -> Iterator[tuple[bytes, dict[str, Any]]]:  # type: ignore[override]
+        total = len(self)
+        for done, item in enumerate(super().items(), start=1):
+            yield item
+            if done % REPORT_EVERY == 0 or done == total:
+                self._report(done, total)
+
+
+REPORT_EVERY = 1_000
+"""Genesis accounts applied between two progress reports."""
+
+
+def open_chain(
+    store: LevelStore,
+    genesis: GenesisConfig,
+    report: Callable[[int, int], None] | None = None,
+) -> tuple[Chain, BlockHeaderAPI]:
+    """Return the chain in ``store`` and its head, creating the genesis block if it is empty
+    (``report(accounts_done, accounts)`` hears how far the genesis state is built)."""
     chain_class = build_chain_class(genesis.config.chain_id, genesis.config.contract_size_limit)
     db = AtomicDB(store)
     fingerprint = genesis_fingerprint(genesis)
@@ -74,7 +100,7 @@ def open_chain(store: LevelStore, genesis: GenesisConfig) -> tuple[Chain, BlockH
                 f"{store.path} holds chain data without CityLedger's metadata; "
                 "refusing to start (move it aside to start a new chain)"
             )
-        return _create(chain_class, db, store, genesis, fingerprint)
+        return _create(chain_class, db, store, genesis, fingerprint, report)
     if stored_fingerprint != fingerprint:
         raise GenesisMismatchError(
             f"{store.path} holds a chain made from a different genesis file; "
@@ -90,6 +116,7 @@ def _create(
     store: LevelStore,
     genesis: GenesisConfig,
     fingerprint: bytes,
+    report: Callable[[int, int], None] | None = None,
 ) -> tuple[Chain, BlockHeaderAPI]:
     params = {
         "difficulty": 0,
@@ -101,7 +128,10 @@ def _create(
         "mix_hash": b"\x00" * 32,
         "base_fee_per_gas": 0,
     }
-    chain = cast(Chain, chain_class.from_genesis(db, params, genesis_state(genesis)))  # type: ignore[arg-type]
+    state = genesis_state(genesis)
+    if report is not None:
+        state = _ReportedState(state, report)
+    chain = cast(Chain, chain_class.from_genesis(db, params, state))  # type: ignore[arg-type]
     head = chain.get_canonical_head()
     store[META_GENESIS] = fingerprint
     store[META_HEAD] = head.hash

@@ -130,3 +130,21 @@ def test_genesis_file_round_trips(tmp_path: Path) -> None:
     genesis = _genesis(chain_id=7)
     genesis.dump(tmp_path / "g.json")
     assert GenesisConfig.load(tmp_path / "g.json") == genesis
+
+
+def test_building_a_large_genesis_reports_progress_and_the_same_state(tmp_path: Path) -> None:
+    """3,500 allocations: a report every REPORT_EVERY accounts and one at the end, counting up
+    to the total, and the same state root as a build nobody watched."""
+    holders = [f"0x{i:040x}" for i in range(1, 3_501)]
+    genesis = GenesisConfig.model_validate(
+        {"alloc": {a: {"balance": hex(10**18)} for a in holders}, "allowlist": [ALICE.address]}
+    )
+    reports: list[tuple[int, int]] = []
+    roots = []
+    for name, report in (("watched", lambda d, t: reports.append((d, t))), ("plain", None)):
+        store = LevelStore(tmp_path / name, sync=False)
+        _, head = open_chain(store, genesis, report)
+        roots.append(head.state_root)
+        store.close()
+    assert roots[0] == roots[1]
+    assert reports == [(1_000, 3_500), (2_000, 3_500), (3_000, 3_500), (3_500, 3_500)]
