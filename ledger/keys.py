@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 # listing aliases or reading an address does not need).
 
 STANDARD_SCRYPT_N = 2**18
+HD_PATH = "m/44'/60'/0'/0/{index}"
+"""BIP-44's Ethereum path, as MetaMask, Trust Wallet and `cast wallet` derive accounts."""
+MNEMONIC_WORDS = (12, 24)
 _ALIAS = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
@@ -94,6 +97,18 @@ class KeyStore:
             raise InvalidKeyError("that is not a valid private key (64 hex digits)") from exc
         return self._store(alias, account, password, scrypt_n)
 
+    def import_mnemonic(
+        self,
+        alias: str,
+        phrase: str,
+        password: str,
+        *,
+        index: int = 0,
+        scrypt_n: int = STANDARD_SCRYPT_N,
+    ) -> ChecksumAddress:
+        """Store the account a BIP-39 recovery phrase derives at ``HD_PATH`` ``index``."""
+        return self._store(alias, account_from_mnemonic(phrase, index), password, scrypt_n)
+
     def import_keystore(self, alias: str, source: Path, password: str) -> ChecksumAddress:
         """Copy a keystore file in after proving the password opens it."""
         from eth_account import Account
@@ -135,6 +150,42 @@ def write_private(path: Path, text: str, *, replace: bool = False) -> None:
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
     with os.fdopen(os.open(path, flags, 0o600), "w") as handle:
         handle.write(text)
+
+
+def new_mnemonic(words: int = 12) -> str:
+    """A new BIP-39 recovery phrase (English) of 12 or 24 words, from eth-account."""
+    from eth_account.hdaccount import generate_mnemonic
+    from eth_account.types import Language
+
+    if words not in MNEMONIC_WORDS:
+        raise InvalidKeyError(f"a recovery phrase has 12 or 24 words, not {words}")
+    return str(generate_mnemonic(words, Language.ENGLISH))
+
+
+def account_from_mnemonic(phrase: str, index: int = 0) -> LocalAccount:
+    """The account a BIP-39 phrase derives at ``m/44'/60'/0'/0/index`` (eth-account's HD
+    wallet; the BIP-32/39 code is its, not ours)."""
+    from eth_account import Account
+    from eth_account.hdaccount.mnemonic import Mnemonic
+    from eth_account.types import Language
+
+    if not 0 <= index < 2**31:
+        raise InvalidKeyError(f"the account index must be 0 to {2**31 - 1}, not {index}")
+    words = " ".join(phrase.split()).lower()
+    count = len(words.split())
+    if count not in (12, 15, 18, 21, 24):
+        raise InvalidKeyError(f"a recovery phrase has 12 to 24 words, not {count}: check it")
+    english = Mnemonic(Language.ENGLISH)
+    unknown = [w for w in words.split() if w not in english.wordlist]
+    if unknown:
+        raise InvalidKeyError(f"not words of the BIP-39 English list: {', '.join(unknown)}")
+    if not english.is_mnemonic_valid(words):
+        raise InvalidKeyError(
+            "the recovery phrase's checksum does not match: a word is wrong or out of order"
+        )
+    Account.enable_unaudited_hdwallet_features()
+    account: LocalAccount = Account.from_mnemonic(words, account_path=HD_PATH.format(index=index))
+    return account
 
 
 def signer_from_env(variable: str) -> LocalAccount | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -16,12 +17,13 @@ from rich.table import Table
 from rich.text import Text
 
 from ledger.exceptions import AliasExistsError, InvalidKeyError
-from ledger.keys import STANDARD_SCRYPT_N, write_private
+from ledger.keys import MNEMONIC_WORDS, STANDARD_SCRYPT_N, write_private
 from ledger.secrets import PASSWORD_ENV
 from wallet_cli import output
 from wallet_cli.context import Wallet, wallet_command
 from wallet_cli.errors import UsageError, WalletError
 from wallet_cli.passwords import get_password
+from wallet_cli.recovery import confirm_words, show_phrase
 
 Alias = Annotated[
     str,
@@ -75,17 +77,53 @@ def _created(wallet: Wallet, verb: str, alias: str, address: str) -> None:
 def new(
     wallet: Wallet,
     alias: Alias,
+    mnemonic: Annotated[
+        bool,
+        typer.Option(
+            "--mnemonic",
+            help="Derive the key from a new BIP-39 recovery phrase (shown once, then some "
+            "words asked back) so it can be restored with `wallet import --mnemonic`.",
+        ),
+    ] = False,
+    words: Annotated[
+        int,
+        typer.Option("--words", help="Length of the recovery phrase: 12 or 24 words."),
+    ] = 12,
+    skip_check: Annotated[
+        bool,
+        typer.Option(
+            "--skip-check",
+            help="Do not ask words of the phrase back (for scripts that store it themselves).",
+        ),
+    ] = False,
     password_file: PasswordFile = None,
     scrypt_n: ScryptN = STANDARD_SCRYPT_N,
 ) -> None:
     """Create a new key, encrypted with a password you choose."""
     _check_scrypt_n(scrypt_n)
+    if words not in MNEMONIC_WORDS:
+        raise typer.BadParameter(f"{words} is not 12 or 24", param_hint="--words")
     _check_free(wallet, alias)
     password = get_password(f"New password for {alias}", password_file=password_file, confirm=True)
-    address = wallet.keys.create(alias, password, scrypt_n=scrypt_n)
+    if not mnemonic:
+        address = wallet.keys.create(alias, password, scrypt_n=scrypt_n)
+        _created(wallet, "created", alias, address)
+        wallet.info.print(
+            "Back up the keystore file and remember the password: the wallet cannot recover "
+            "either. (`wallet new --mnemonic` gives a recovery phrase instead.)"
+        )
+        return
+    from ledger.keys import HD_PATH, new_mnemonic
+
+    phrase = new_mnemonic(words)
+    show_phrase(wallet.err, phrase)
+    if not skip_check:
+        confirm_words(wallet.err, phrase)
+    address = wallet.keys.import_mnemonic(alias, phrase, password, scrypt_n=scrypt_n)
     _created(wallet, "created", alias, address)
     wallet.info.print(
-        "Back up the keystore file and remember the password: the wallet cannot recover either."
+        f"derived on {HD_PATH.format(index=0)}: `wallet import ALIAS --mnemonic` restores it "
+        "from the phrase on any computer."
     )
 
 
@@ -120,15 +158,49 @@ def import_(
             dir_okay=False,
         ),
     ] = None,
+    mnemonic: Annotated[
+        bool,
+        typer.Option(
+            "--mnemonic",
+            help="Restore from a BIP-39 recovery phrase, typed at a hidden prompt or piped "
+            "on stdin.",
+        ),
+    ] = False,
+    index: Annotated[
+        int,
+        typer.Option(
+            "--index",
+            min=0,
+            max=2**31 - 1,
+            help="With --mnemonic: the account number i on m/44'/60'/0'/0/i.",
+        ),
+    ] = 0,
     password_file: PasswordFile = None,
     scrypt_n: ScryptN = STANDARD_SCRYPT_N,
 ) -> None:
-    """Import a key from a private key file or variable, or from a keystore file."""
+    """Import a key from a recovery phrase, a private key file or variable, or a keystore."""
     _check_scrypt_n(scrypt_n)
     sources = [s for s in (private_key_file, private_key_env, keystore) if s is not None]
-    if len(sources) != 1:
-        raise UsageError("give exactly one of --private-key-file, --private-key-env or --keystore")
+    if len(sources) + mnemonic != 1:
+        raise UsageError(
+            "give exactly one of --mnemonic, --private-key-file, --private-key-env or --keystore"
+        )
+    if index and not mnemonic:
+        raise UsageError("--index goes with --mnemonic")
     _check_free(wallet, alias)
+    if mnemonic:
+        from ledger.keys import account_from_mnemonic
+
+        phrase = _read_phrase()
+        account_from_mnemonic(phrase, index)  # a mistyped phrase fails before the password
+        password = get_password(
+            f"New password for {alias}", password_file=password_file, confirm=True
+        )
+        address = wallet.keys.import_mnemonic(
+            alias, phrase, password, index=index, scrypt_n=scrypt_n
+        )
+        _created(wallet, "restored", alias, address)
+        return
     if keystore is not None:
         password = get_password(f"Password of {keystore.name}", password_file=password_file)
         address = wallet.keys.import_keystore(alias, keystore, password)
@@ -149,6 +221,19 @@ def import_(
             f"{private_key_file} still holds the key in clear: delete it once you have "
             "checked the import."
         )
+
+
+def _read_phrase() -> str:
+    """The recovery phrase from a hidden prompt, or a line of stdin when it is piped; never
+    an argument (it would show in the process list and the shell history)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline()
+    try:
+        return str(
+            typer.prompt("Recovery phrase (words separated by spaces)", hide_input=True, err=True)
+        )
+    except typer.Abort:
+        raise WalletError("no recovery phrase given") from None
 
 
 @wallet_command
