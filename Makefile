@@ -9,15 +9,18 @@ DATA   ?= .cityledger
 # Test modules run in parallel, each whole in one worker (module fixtures start nodes once).
 TEST_WORKERS ?= 2
 
-.PHONY: up test lint format bench lock clean help
+CATALOGUES := $(wildcard ledger/locales/*/LC_MESSAGES/cityledger.po)
+MESSAGES := $(CATALOGUES:.po=.mo)
+
+.PHONY: up test lint format bench lock messages clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
-up: $(VENV)/.installed contracts/node_modules/.installed ## run the platform (embedded chain + demo accounts)
+up: $(VENV)/.installed contracts/node_modules/.installed $(MESSAGES) ## run the platform (embedded chain + demo accounts)
 	$(BIN)/cityledger up --data-dir $(DATA)
 
-test: $(VENV)/.installed contracts/node_modules/.installed ## run the whole test suite
+test: $(VENV)/.installed contracts/node_modules/.installed $(MESSAGES) ## run the whole test suite
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed ## ruff (lint + format check), mypy and the import contracts
@@ -32,6 +35,17 @@ format: $(VENV)/.installed ## apply ruff's fixes and formatting
 
 bench: $(VENV)/.installed contracts/node_modules/.installed ## chain benchmark (prints a table)
 	$(BIN)/python -m scripts.bench chain $(BENCH_ARGS)
+
+messages: $(VENV)/.installed ## re-extract the messages into the catalogues (then translate the new ones)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project CityLedger \
+		--copyright-holder "CityLedger contributors" -o ledger/locales/cityledger.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -D cityledger \
+		-i ledger/locales/cityledger.pot -d ledger/locales
+	$(MAKE) $(MESSAGES)
+
+# A catalogue edited since the last install (every install compiles them: hatch_build.py).
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile -i $< -o $@
 
 lock: ## re-resolve requirements/dev.lock from pyproject.toml
 	$(BIN)/pip-compile --quiet --strip-extras --extra dev --no-emit-index-url --no-emit-find-links \

@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 
 from api.core.config import Settings
 from api.core.errors import COMMON_ERRORS, install_handlers
+from api.core.language import RequestLanguage
 from api.core.limits import BodySizeLimit, RateLimit, TokenBuckets, VerifiedKeys
 from api.db import make_engine
 from api.keys import is_active_key
@@ -136,5 +137,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         verified=app.state.verified_keys,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLanguage)  # outermost: the limits' refusals are translated too
     _with_integer_bounds(app)
     return app

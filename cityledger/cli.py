@@ -13,6 +13,8 @@ from importlib.metadata import entry_points
 
 import typer
 
+from ledger.cli.common import Language
+
 GROUP = "cityledger.commands"
 
 app = typer.Typer(
@@ -22,6 +24,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def main(context: typer.Context, lang: Language = None) -> None:
+    """Messages of the whole run in ``--lang`` or the locale's language (ledger.i18n)."""
+    from ledger.i18n import using_language
+
+    assert lang is not None  # the option's callback resolved it from the locale
+    context.with_resource(using_language(lang))
+
 
 for entry_point in entry_points(group=GROUP):
     entry_point.load()(app)

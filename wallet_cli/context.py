@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from ledger import defaults
-from ledger.cli.common import option, set_parameters
+from ledger.cli.common import Language, option, set_parameters
 from ledger.types import parse_address
 from wallet_cli import output
 from wallet_cli.passwords import get_password
@@ -181,6 +181,7 @@ SHARED_PARAMETERS = (
     option("network", Network),
     option("deployments_dir", DeploymentsDir),
     option("config", ConfigFile),
+    option("lang", Language),
 )
 SHARED_NAMES = frozenset(p.name for p in SHARED_PARAMETERS)
 
@@ -196,6 +197,7 @@ def wallet_command(func: Callable[Concatenate[Wallet, P], None]) -> Callable[P, 
     def command(*args: P.args, **kwargs: P.kwargs) -> None:
         options: dict[str, Any] = kwargs
         shared = {name: options.pop(name) for name in SHARED_NAMES}
+        # shared["lang"] is in force already: WalletGroup.main read it before parsing.
         wallet = Wallet(
             WalletSettings.resolve(
                 config=shared["config"],

@@ -86,6 +86,24 @@ class WalletGroup(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        from ledger.cli.common import language_in
+        from ledger.i18n import using_language
+
+        argv = list(sys.argv[1:] if args is None else args)
+        with using_language(language_in(argv)):
+            return self._main(
+                argv, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
+            )
+
+    def _main(
+        self,
+        args: Sequence[str],
+        prog_name: str | None,
+        complete_var: str | None,
+        standalone_mode: bool,
+        windows_expand_args: bool,
+        **extra: Any,
+    ) -> Any:
         try:
             result = super().main(
                 args=args,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
@@ -79,6 +80,53 @@ PasswordFile = Annotated[
     ),
 ]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _language(value: str | None) -> str:
+    """``--lang``, else the locale; an unknown name is a usage error (exit 2)."""
+    from ledger.i18n import UnknownLanguageError, language_from_environment, parse_language
+
+    if value is None:
+        return language_from_environment(os.environ)
+    try:
+        return parse_language(value)
+    except UnknownLanguageError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+Language = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="Language of the messages: en or ko (else LC_ALL, LC_MESSAGES or LANG; else en).",
+        show_default="locale",
+        metavar="en|ko",
+        callback=_language,
+    ),
+]
+"""The one language option of both CLIs (ledger.i18n holds the rule)."""
+
+
+def language_in(args: Sequence[str]) -> str:
+    """The language a command line asks for before it is parsed (``--lang ko``,
+    ``--lang=ko``), else the locale's: so that even a refusal made while parsing, and the
+    "error:" line around it, are in that language. A bad name falls back to the locale here
+    and is reported by the option itself."""
+    from ledger.i18n import UnknownLanguageError, language_from_environment, parse_language
+
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        value = arg.removeprefix("--lang=") if arg.startswith("--lang=") else None
+        if arg == "--lang" and i + 1 < len(args):
+            value = args[i + 1]
+        if value is not None:
+            try:
+                return parse_language(value)
+            except UnknownLanguageError:
+                break
+    return language_from_environment(os.environ)
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
