@@ -59,6 +59,12 @@ def _(message: str) -> str:
     return _catalogue(_language.get()).gettext(message)
 
 
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for it)
+    """Mark a constant as a message without translating it yet (it is translated where it is
+    shown, with ``_(CONSTANT)``): pybabel extracts ``N_`` like ``_``."""
+    return message
+
+
 def ngettext(singular: str, plural: str, count: int) -> str:
     """The singular or plural form for ``count`` in the current language."""
     return _catalogue(_language.get()).ngettext(singular, plural, count)
